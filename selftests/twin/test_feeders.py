@@ -1,0 +1,206 @@
+"""Self-tests of the twin's feeders: real gst-launch-1.0 processes feeding modelled devices."""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from twin.feeders import (
+    DeviceFrames,
+    Feeder,
+    FeederError,
+    FeederManager,
+    _PartParser,
+    redirect_sink,
+)
+
+CAPS = "video/x-raw,width=640,height=480,framerate=10/1"
+
+
+def plan_argv(device: str, pattern: str = "ball", *extra: str) -> list[str]:
+    """The feeder command as the install plan passes it to systemd-run."""
+    return [
+        "gst-launch-1.0",
+        *extra,
+        "videotestsrc",
+        f"pattern={pattern}",
+        "!",
+        CAPS,
+        "!",
+        "jpegenc",
+        "!",
+        "image/jpeg,parsed=true",
+        "!",
+        "v4l2sink",
+        f"device={device}",
+    ]
+
+
+def wait_until(cond: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Poll a condition in a test (bounded)."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+def alive(pid: int) -> bool:
+    """True while /proc has the process and it is not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.fixture
+def devices() -> dict[str, DeviceFrames]:
+    return {d: DeviceFrames(d) for d in ("/dev/video1", "/dev/video2")}
+
+
+@pytest.fixture
+def make_manager(
+    tmp_path: Path, devices: dict[str, DeviceFrames]
+) -> Iterator[Callable[..., FeederManager]]:
+    managers: list[FeederManager] = []
+
+    def make(faults: frozenset[str] = frozenset()) -> FeederManager:
+        mgr = FeederManager(tmp_path / "feeders", devices.get, faults)
+        managers.append(mgr)
+        return mgr
+
+    yield make
+    for mgr in managers:
+        started = [f.pid for f in mgr.units() if f.pid]
+        mgr.stop_all()
+        assert mgr.pids() == []
+        assert not [pid for pid in started if alive(pid)]
+
+
+def test_redirect_sink_replaces_only_the_sink() -> None:
+    red = redirect_sink([*plan_argv("/dev/video2")[:-1], "device=/dev/video2", "io-mode=2"])
+    assert red.devnode == "/dev/video2"
+    assert red.sink_name == "v4l2sink0"
+    assert red.argv[:10] == plan_argv("/dev/video2")[:10]
+    assert red.argv[10:] == ["multipartmux", "boundary=frame", "!", "fdsink", "fd=3", "sync=true"]
+
+
+def test_redirect_sink_accepts_joined_tokens_and_defaults() -> None:
+    red = redirect_sink(["/usr/bin/gst-launch-1.0", "-v", "videotestsrc ! jpegenc !", "v4l2sink"])
+    assert red.devnode == "/dev/video1"
+    red = redirect_sink(["gst-launch-1.0", "x", "!", "v4l2sink name=cam device='/dev/video7'"])
+    assert (red.devnode, red.sink_name) == ("/dev/video7", "cam")
+    with pytest.raises(FeederError, match="no v4l2sink"):
+        redirect_sink(["gst-launch-1.0", "videotestsrc", "!", "fakesink"])
+    with pytest.raises(FeederError, match="not a gst-launch"):
+        redirect_sink(["ffmpeg", "-i", "x"])
+
+
+def test_part_parser_handles_split_reads() -> None:
+    stream = b"".join(
+        b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n%s\r\n" % (len(p), p)
+        for p in (b"\xff\xd8one\xff\xd9", b"\xff\xd8two--frame\xff\xd9")
+    )
+    parser, parts = _PartParser(), []
+    for i in range(len(stream)):
+        parts += parser.feed(stream[i : i + 1])
+    assert parts == [b"\xff\xd8one\xff\xd9", b"\xff\xd8two--frame\xff\xd9"]
+
+
+def test_device_frames_wait_and_reset() -> None:
+    dev = DeviceFrames("/dev/video1")
+    assert dev.latest() is None and dev.format == ""
+    assert dev.wait_newer(0, 0.01) is None
+    buf = io.BytesIO()
+    Image.new("RGB", (320, 240)).save(buf, "JPEG")
+    dev.publish(buf.getvalue())
+    assert dev.latest() == (1, buf.getvalue())
+    assert dev.format == "JPEG:320x240@30"
+    assert dev.wait_newer(1, 0.01) is None
+    dev.reset()
+    assert dev.latest() is None and dev.format == ""
+
+
+def test_real_feeder_publishes_live_jpegs_and_stops_cleanly(
+    make_manager: Callable[..., FeederManager], devices: dict[str, DeviceFrames]
+) -> None:
+    mgr = make_manager()
+    feeder = mgr.start("akri-feeder-video1", plan_argv("/dev/video1", "ball", "-v"))
+    assert feeder.state == "active" and feeder.pid in mgr.pids()
+    dev = devices["/dev/video1"]
+    first = dev.wait_newer(0, 10)
+    assert first is not None
+    cmdline = Path(f"/proc/{feeder.pid}/cmdline").read_bytes().split(b"\0")
+    assert cmdline[0].endswith(b"gst-launch-1.0")
+    assert b"videotestsrc" in cmdline and b"jpegenc" in cmdline
+    second = dev.wait_newer(first[0], 5)
+    assert second is not None and second[1] != first[1]
+    for _, jpeg in (first, second):
+        img = Image.open(io.BytesIO(jpeg))
+        img.load()
+        assert (img.format, img.size) == ("JPEG", (640, 480))
+    assert dev.format == "JPEG:640x480@30"
+    with pytest.raises(FeederError, match="already loaded"):
+        mgr.start("akri-feeder-video1", plan_argv("/dev/video1"))
+    pid = feeder.pid
+    mgr.stop("akri-feeder-video1")
+    assert (feeder.state, feeder.result) == ("inactive", "success")
+    assert not alive(pid) and mgr.pids() == []
+    log = "\n".join(feeder.log)
+    assert "Started akri-feeder-video1.service - /" in log
+    assert "Setting pipeline to PAUSED ..." in feeder.log
+    assert log.endswith("Stopped akri-feeder-video1.service - " + feeder.log[0].split(" - ")[1])
+
+
+def test_missing_device_fails_like_gst(make_manager: Callable[..., FeederManager]) -> None:
+    feeder = make_manager().start("akri-feeder-video3", plan_argv("/dev/video3"))
+    assert (feeder.state, feeder.result, feeder.exit_status) == ("failed", "exit-code", 255)
+    log = "\n".join(feeder.log)
+    assert (
+        "ERROR: from element /GstPipeline:pipeline0/GstV4l2Sink:v4l2sink0: "
+        "Cannot identify device '/dev/video3'." in log
+    )
+    assert "Main process exited, code=exited, status=255/EXCEPTION" in log
+
+
+def test_feeder_down_fault_kills_before_first_frame(
+    make_manager: Callable[..., FeederManager], devices: dict[str, DeviceFrames]
+) -> None:
+    feeder = make_manager(frozenset({"feeder-down"})).start(
+        "akri-feeder-video2", plan_argv("/dev/video2", "smpte")
+    )
+    wait_until(lambda: feeder.state == "failed")
+    assert (feeder.result, feeder.exit_status) == ("signal", 9)
+    assert devices["/dev/video2"].latest() is None
+    assert "code=killed, status=9/KILL" in "\n".join(feeder.log)
+
+
+def test_device_gone_fails_its_feeder(
+    make_manager: Callable[..., FeederManager], devices: dict[str, DeviceFrames]
+) -> None:
+    mgr = make_manager()
+    feeder: Feeder = mgr.start("akri-feeder-video2", plan_argv("/dev/video2", "smpte"))
+    assert devices["/dev/video2"].wait_newer(0, 10) is not None
+    mgr.device_gone("/dev/video2")
+    assert (feeder.state, feeder.result, feeder.exit_status) == ("failed", "exit-code", 1)
+    assert "Device '/dev/video2' has disappeared." in "\n".join(feeder.log)
+    assert mgr.pids() == [] and not alive(feeder.pid or 0)
+    again = mgr.start("akri-feeder-video2", plan_argv("/dev/video2"))
+    assert again.state == "active" and again is mgr.get("akri-feeder-video2")
+
+
+def test_pipeline_that_ends_leaves_unit_inactive(
+    make_manager: Callable[..., FeederManager], devices: dict[str, DeviceFrames]
+) -> None:
+    argv = plan_argv("/dev/video1")
+    argv.insert(2, "num-buffers=2")
+    feeder = make_manager().start("akri-feeder-video1", argv)
+    wait_until(lambda: feeder.state == "inactive")
+    assert (feeder.result, feeder.exit_status) == ("success", 0)
+    assert devices["/dev/video1"].latest() is not None
+    assert os.path.exists(f"/proc/{feeder.pid}") is False

@@ -1,0 +1,330 @@
+"""The twin's Kubernetes API server, driven by the real kubernetes client through fixtures.kube.
+
+Each test gets a fresh store and server (HTTPS, client certificate required) on loopback, and a
+client built the way the suite builds it: from the kubeconfig `microk8s config` would print,
+pointed at the server's port. Everything started here is stopped by the fixtures.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kubernetes import client, watch
+from kubernetes.client.exceptions import ApiException
+
+from fixtures.kube import Kube, api_client_from_kubeconfig, kubeconfig_port
+from twin.kubeapi import KubeApiServer
+from twin.pki import Pki, make_pki
+from twin.store import ObjectStore
+
+
+def pod(name: str, phase: str = "Pending", node: str = "edge", **labels: str) -> dict:
+    """A pod complete enough for the client's models."""
+    return {
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": "default", "labels": labels},
+        "spec": {"nodeName": node, "containers": [{"name": "main", "image": "busybox"}]},
+        "status": {"phase": phase},
+    }
+
+
+def akri_crd(kind: str, plural: str) -> dict:
+    """An akri.sh/v0 CRD as the chart installs it, with the status the client requires."""
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.akri.sh"},
+        "spec": {
+            "group": "akri.sh",
+            "names": {"kind": kind, "plural": plural, "singular": kind.lower()},
+            "scope": "Namespaced",
+            "versions": [{"name": "v0", "served": True, "storage": True}],
+        },
+        "status": {
+            "acceptedNames": {"kind": kind, "plural": plural},
+            "storedVersions": ["v0"],
+            "conditions": [
+                {
+                    "type": "Established",
+                    "status": "True",
+                    "reason": "InitialNamesAccepted",
+                    "message": "the initial names have been accepted",
+                    "lastTransitionTime": "2026-01-01T00:00:00Z",
+                }
+            ],
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture
+def store() -> ObjectStore:
+    return ObjectStore(history=20)
+
+
+@pytest.fixture
+def faults() -> set[str]:
+    return set()
+
+
+@pytest.fixture
+def server(store: ObjectStore, pki: Pki, faults: set[str]) -> Iterator[KubeApiServer]:
+    srv = KubeApiServer(store, pki, faults=faults)
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def kube(server: KubeApiServer, pki: Pki) -> Iterator[Kube]:
+    # the kubeconfig names MicroK8s' port; the client must dial the override instead
+    text = pki.kubeconfig("https://127.0.0.1:16443")
+    k = Kube(api_client_from_kubeconfig(text, f"https://127.0.0.1:{server.port}"))
+    yield k
+    k.close()
+
+
+def test_kubeconfig_is_microk8s_shaped(pki: Pki) -> None:
+    text = pki.kubeconfig("https://127.0.0.1:16443")
+    assert kubeconfig_port(text) == 16443
+    assert "current-context: microk8s" in text and "name: microk8s-cluster" in text
+    assert "client-key-data" in text and "token" not in text
+    assert oct(Path(pki.client_key).stat().st_mode & 0o777) == "0o600"
+
+
+def test_get_list_and_not_found_status(kube: Kube, store: ObjectStore) -> None:
+    store.create(pod("web-1", "Running", app="web"))
+    got = kube.call(kube.core.read_namespaced_pod, "web-1", "default")
+    assert got.status.phase == "Running" and got.metadata.uid
+    listed = kube.call(kube.core.list_namespaced_pod, "default")
+    assert [p.metadata.name for p in listed.items] == ["web-1"]
+    assert int(listed.metadata.resource_version) >= int(got.metadata.resource_version)
+    with pytest.raises(ApiException) as err:
+        kube.call(kube.core.read_namespaced_pod, "nope", "default")
+    body = json.loads(err.value.body)
+    assert err.value.status == 404
+    assert body["kind"] == "Status" and body["reason"] == "NotFound" and body["code"] == 404
+    assert body["message"] == 'pods "nope" not found'
+    assert body["details"] == {"name": "nope", "kind": "pods"}
+
+
+def test_label_and_field_selectors(kube: Kube, store: ObjectStore) -> None:
+    store.create(pod("a", "Running", app="web", tier="fe"))
+    store.create(pod("b", "Pending", app="web", tier="be", canary="yes"))
+    store.create(pod("c", "Running", node="other", app="db"))
+
+    def names(**query: str) -> list[str]:
+        listed = kube.call(kube.core.list_namespaced_pod, "default", **query)
+        return [p.metadata.name for p in listed.items]
+
+    assert names(label_selector="app=web,tier in (fe,be)") == ["a", "b"]
+    assert names(label_selector="app==web,!canary") == ["a"]
+    assert names(label_selector="tier notin (fe),app!=db") == ["b"]
+    assert names(label_selector="canary") == ["b"]
+    assert names(field_selector="status.phase=Running") == ["a", "c"]
+    assert names(field_selector="spec.nodeName=edge,metadata.name!=a") == ["b"]
+    assert names(label_selector="app=web", field_selector="status.phase=Running") == ["a"]
+    with pytest.raises(ApiException) as err:
+        names(label_selector="app in web")
+    assert err.value.status == 400
+
+
+def test_custom_resources_served_only_while_their_crd_exists(
+    kube: Kube, store: ObjectStore
+) -> None:
+    with pytest.raises(ApiException) as err:
+        kube.list_custom("instances")
+    assert err.value.status == 404
+    store.create(akri_crd("Instance", "instances"))
+    crd = kube.call(kube.apiext.read_custom_resource_definition, "instances.akri.sh")
+    assert crd.spec.versions[0].name == "v0"
+    instance = {
+        "apiVersion": "akri.sh/v0",
+        "kind": "Instance",
+        "metadata": {"name": "akri-udev-video-3a9f0c", "labels": {"cam": "1"}},
+        "spec": {"configurationName": "akri-udev-video", "capacity": 1, "cdiName": "x"},
+    }
+    kube.call(
+        kube.custom.create_namespaced_custom_object,
+        "akri.sh",
+        "v0",
+        "default",
+        "instances",
+        instance,
+    )
+    assert [i["metadata"]["name"] for i in kube.list_custom("instances", label_selector="cam")] == [
+        "akri-udev-video-3a9f0c"
+    ]
+    assert kube.get_custom("instances", "akri-udev-video-3a9f0c")["spec"]["capacity"] == 1
+    assert kube.get_custom("instances", "missing") is None
+    with pytest.raises(ApiException) as err:
+        kube.call(
+            kube.custom.create_namespaced_custom_object,
+            "akri.sh",
+            "v0",
+            "default",
+            "instances",
+            instance,
+        )
+    assert err.value.status == 409 and json.loads(err.value.body)["reason"] == "AlreadyExists"
+    store.delete("CustomResourceDefinition", None, "instances.akri.sh")
+    with pytest.raises(ApiException) as err:
+        kube.list_custom("instances")
+    assert err.value.status == 404
+    assert store.list("Pod")[0] == []  # unrelated kinds untouched
+
+
+def test_watch_from_resource_version_sees_later_changes(kube: Kube, store: ObjectStore) -> None:
+    store.create(pod("old"))
+    rv = kube.call(kube.core.list_namespaced_pod, "default").metadata.resource_version
+    store.create(pod("replayed"))
+    later = threading.Timer(0.2, lambda: store.patch("Pod", "default", "old", _run))
+    later.start()
+    seen = []
+    w = watch.Watch()
+    try:
+        for event in w.stream(
+            kube.core.list_namespaced_pod, "default", resource_version=rv, timeout_seconds=5
+        ):
+            seen.append((event["type"], event["object"].metadata.name))
+            if len(seen) == 2:
+                w.stop()
+    finally:
+        later.cancel()
+    assert seen == [("ADDED", "replayed"), ("MODIFIED", "old")]
+
+
+def _run(obj: dict) -> None:
+    obj["status"]["phase"] = "Running"
+
+
+def test_watch_with_selector_sees_leaving_objects_as_deleted(store: ObjectStore) -> None:
+    store.create(pod("p", "Pending", app="web"))
+    _, rv = store.list("Pod")
+    store.patch("Pod", "default", "p", _run)
+    events = store.watch("Pod", "default", None, "status.phase=Pending", rv, timeout=0.1)
+    assert [(t, o["status"]["phase"]) for t, o in events] == [("DELETED", "Pending")]
+
+
+def test_watch_from_too_old_resource_version_is_410(kube: Kube, store: ObjectStore) -> None:
+    store.create(pod("p"))
+    rv = kube.call(kube.core.list_namespaced_pod, "default").metadata.resource_version
+    for i in range(25):  # more than the store's history of 20
+        store.create({"kind": "ConfigMap", "metadata": {"name": f"cm{i}"}})
+    with pytest.raises(ApiException) as err:
+        list(
+            watch.Watch().stream(
+                kube.core.list_namespaced_pod, "default", resource_version=rv, timeout_seconds=2
+            )
+        )
+    assert err.value.status == 410 and err.value.reason.startswith("Expired")
+
+
+def test_client_certificate_is_required(server: KubeApiServer, pki: Pki) -> None:
+    cfg = client.Configuration()
+    cfg.host = f"https://127.0.0.1:{server.port}"
+    cfg.ssl_ca_cert = str(pki.ca_cert)
+    cfg.tls_server_name = "kubernetes"
+    no_cert = Kube(client.ApiClient(cfg))
+    started = time.monotonic()
+    try:
+        with pytest.raises(Exception, match=r"(?i)certificate required"):
+            no_cert.call(no_cert.core.list_namespaced_pod, "default")
+    finally:
+        no_cert.close()
+    assert time.monotonic() - started < 2, "a TLS trust failure must not be retried"
+
+
+@pytest.mark.parametrize("faults", [{"flaky-api"}])
+def test_flaky_api_faults_are_retried_by_kube_call(kube: Kube, store: ObjectStore) -> None:
+    store.create(pod("p"))
+    for _ in range(4):
+        kube.core.read_namespaced_pod("p", "default")
+    with pytest.raises(ApiException) as err:  # the 5th request, without retries
+        kube.core.read_namespaced_pod("p", "default")
+    assert err.value.status == 500
+    for _ in range(6):  # crosses the 10th request: a 429 with Retry-After
+        assert kube.call(kube.core.read_namespaced_pod, "p", "default").metadata.name == "p"
+
+
+def test_pod_log_version_delete_and_discovery(
+    kube: Kube, store: ObjectStore, server: KubeApiServer
+) -> None:
+    store.create(pod("p"))
+    server.pod_log = lambda ns, name, container, previous: f"{ns}/{name}/{container}\nb\nc\n"
+    text = kube.call(kube.core.read_namespaced_pod_log, "p", "default", container="main")
+    assert text == "default/p/main\nb\nc\n"
+    assert kube.call(kube.core.read_namespaced_pod_log, "p", "default", tail_lines=1) == "c\n"
+    assert kube.call(client.VersionApi(kube.api).get_code).git_version == "v1.34.2"
+    assert kube.call(kube.core.delete_namespaced_pod, "p", "default").metadata.name == "p"
+    assert store.get("Pod", "default", "p") is None
+    groups = kube.call(client.ApisApi(kube.api).get_api_versions)
+    assert "apps" in [g.name for g in groups.groups]
+
+
+def test_typed_reads_the_suite_relies_on(kube: Kube, store: ObjectStore) -> None:
+    labels = {"app.kubernetes.io/name": "akri-agent"}
+    template = {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "agent"}]}}
+    workload = {"selector": {"matchLabels": labels}, "template": template}
+    store.create(
+        {"kind": "DaemonSet", "metadata": {"name": "akri-agent-daemonset"}, "spec": workload}
+    )
+    store.create({"kind": "Deployment", "metadata": {"name": "app"}, "spec": workload})
+    store.create({"kind": "Node", "metadata": {"name": "edge"}, "status": {"allocatable": {}}})
+    store.create(
+        {"kind": "Service", "metadata": {"name": "app"}, "spec": {"ports": [{"port": 80}]}}
+    )
+    store.create({"kind": "Endpoints", "metadata": {"name": "app"}, "subsets": []})
+    involved = {"kind": "Pod", "name": "app-1", "namespace": "default"}
+    store.create({"kind": "Event", "metadata": {"name": "app-1.1"}, "involvedObject": involved})
+    daemonset = kube.call(kube.apps.read_namespaced_daemon_set, "akri-agent-daemonset", "default")
+    assert daemonset.spec.selector.match_labels == labels
+    assert (
+        kube.call(kube.apps.read_namespaced_deployment, "app", "default").metadata.generation == 1
+    )
+    assert [n.metadata.name for n in kube.call(kube.core.list_node).items] == ["edge"]
+    service = kube.call(kube.core.read_namespaced_service, "app", "default")
+    assert service.spec.type == "ClusterIP" and service.spec.cluster_ip.startswith("10.152.183.")
+    assert kube.call(kube.core.list_namespaced_endpoints, "default").items[0].metadata.name == "app"
+    assert kube.call(kube.core.list_namespaced_event, "default").items[0].involved_object.name
+
+
+def test_services_get_cluster_ips_and_node_ports(store: ObjectStore) -> None:
+    store.nodeport_allocator = iter([31234]).__next__
+    svc = {"kind": "Service", "metadata": {"name": "app"}, "spec": {"type": "NodePort"}}
+    svc["spec"]["ports"] = [{"name": "http", "port": 80, "targetPort": 5000}]
+    created = store.create(svc)
+    assert created["spec"]["clusterIP"].startswith("10.152.183.")
+    assert created["spec"]["ports"][0]["nodePort"] == 31234
+    reapplied = store.apply(svc)  # kubectl apply again: same addresses, no new event
+    assert reapplied["spec"] == created["spec"]
+    assert reapplied["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
+
+
+def test_stop_ends_open_watches_and_threads(kube: Kube, server: KubeApiServer) -> None:
+    failures: list[BaseException] = []
+
+    def long_watch() -> None:
+        try:
+            list(watch.Watch().stream(kube.core.list_namespaced_pod, "default", timeout_seconds=60))
+        except Exception as exc:  # the stream may end cleanly or by a reset: both are fine
+            failures.append(exc)
+
+    watcher = threading.Thread(target=long_watch)
+    watcher.start()
+    time.sleep(0.2)  # let the watch reach the server
+    started = time.monotonic()
+    server.stop()
+    watcher.join(5)
+    assert not watcher.is_alive()
+    assert time.monotonic() - started < 3
+    assert not [t for t in threading.enumerate() if "process_request" in t.name]

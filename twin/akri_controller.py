@@ -1,0 +1,173 @@
+"""The twin's Akri controller: a broker Pod per Instance, then the Instance and Configuration
+Services once brokers run.
+
+Brokers follow `shared/src/k8s/pod.rs` (akri-facts 2.4): `<instance>-pod`, labels `app`,
+`controller=akri.sh`, `akri.sh/configuration`, `akri.sh/instance`, `akri.sh/target-node`, the
+Configuration's brokerPodSpec with `{{PLACEHOLDER}}` resources renamed `akri.sh/<instance>`,
+node affinity on the node name and an ownerReference to the Instance. Services follow 2.5:
+`<instance>-svc` while its broker runs, `<config>-svc` from the first running broker for as long
+as the Configuration has Instances. Faults: `slow-start`, `no-config-service`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Callable
+from typing import Any
+
+from twin.store import Conflict, NotFound
+
+API = "akri.sh/v0"
+PLACEHOLDER = "{{PLACEHOLDER}}"
+SLOW_START_DELAY = 20.0  # the `slow-start` fault: brokers appear this long after their Instance
+
+
+def owner_ref(obj: dict) -> dict[str, Any]:
+    """A controller ownerReference to obj, as Akri sets them."""
+    return {
+        "apiVersion": obj.get("apiVersion", API),
+        "kind": obj["kind"],
+        "name": obj["metadata"]["name"],
+        "uid": obj["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def pod_ready(pod: dict) -> bool:
+    """Running with condition Ready=True."""
+    status = pod.get("status") or {}
+    conditions = status.get("conditions") or []
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    return status.get("phase") == "Running" and ready
+
+
+def key_of(obj: dict) -> tuple[str, str]:
+    """(namespace, name) of an object."""
+    return obj["metadata"].get("namespace", "default"), obj["metadata"]["name"]
+
+
+def belongs(inst: dict, cfg: dict) -> bool:
+    """True when an Instance was discovered for this Configuration."""
+    same_ns = key_of(inst)[0] == key_of(cfg)[0]
+    return same_ns and inst["spec"]["configurationName"] == key_of(cfg)[1]
+
+
+class AkriController:
+    """Broker pods and services for the Instances of one node."""
+
+    def __init__(
+        self,
+        store: Any,
+        node_name: str,
+        faults: frozenset[str],
+        wake_at: Callable[[float], None],
+    ) -> None:
+        self._store, self._node, self._faults, self._wake_at = store, node_name, faults, wake_at
+        self.first_seen: dict[str, float] = {}  # instance name -> when the agent created it
+
+    def _list(self, kind: str, labels: str | None = None) -> list[dict]:
+        if self._store.resource(kind) is None:
+            return []
+        return self._store.list(kind, label_selector=labels)[0]
+
+    def _delete(self, kind: str, namespace: str, name: str) -> None:
+        with contextlib.suppress(NotFound):
+            self._store.delete(kind, namespace, name)
+
+    def sync(self, configs: dict, instances: list[dict], now: float) -> list[dict]:
+        """Reconcile brokers and services; return the broker pods as they now are."""
+        self._sync_brokers(configs, instances, now)
+        brokers = self._list("Pod", "controller=akri.sh")
+        self._sync_services(configs, instances, brokers)
+        return brokers
+
+    def _sync_brokers(self, configs: dict, instances: list[dict], now: float) -> None:
+        wanted: set[tuple[str, str]] = set()
+        for inst in instances:
+            namespace, name = key_of(inst)
+            cfg = configs.get((namespace, inst["spec"]["configurationName"]))
+            pod_spec = ((cfg or {}).get("spec", {}).get("brokerSpec") or {}).get("brokerPodSpec")
+            if not pod_spec:
+                continue
+            pod_name = f"{name}-pod".replace(".", "-")
+            wanted.add((namespace, pod_name))
+            if self._store.get("Pod", namespace, pod_name) is not None:
+                continue
+            if "slow-start" in self._faults:
+                due = self._first_seen.setdefault(name, now) + SLOW_START_DELAY
+                if now < due:
+                    self._wake_at(due)
+                    continue
+            self._create_broker(cfg, inst, pod_name, pod_spec)
+        for pod in self._list("Pod", "controller=akri.sh,akri.sh/instance"):
+            if key_of(pod) not in wanted:
+                self._delete("Pod", *key_of(pod))
+
+    def _create_broker(self, cfg: dict, inst: dict, pod_name: str, pod_spec: dict) -> None:
+        namespace, name = key_of(inst)
+        spec = copy.deepcopy(pod_spec)
+        for container in spec.get("containers", []):
+            for part in ("requests", "limits"):
+                amounts = (container.get("resources") or {}).get(part)
+                if amounts and PLACEHOLDER in amounts:
+                    container["resources"][part] = {
+                        (f"akri.sh/{name}" if k == PLACEHOLDER else k): v
+                        for k, v in amounts.items()
+                    }
+        term = {"matchFields": [{"key": "metadata.name", "operator": "In", "values": [self._node]}]}
+        rule = {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}
+        spec["affinity"] = {"nodeAffinity": rule}
+        labels = {
+            "app": pod_name,
+            "controller": "akri.sh",
+            "akri.sh/configuration": key_of(cfg)[1],
+            "akri.sh/instance": name,
+            "akri.sh/target-node": self._node,
+        }
+        meta = {"name": pod_name, "namespace": namespace, "labels": labels}
+        meta["ownerReferences"] = [owner_ref(inst)]
+        with contextlib.suppress(Conflict):
+            self._store.create({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec})
+
+    def _sync_services(self, configs: dict, instances: list[dict], brokers: list[dict]) -> None:
+        running = {
+            (key_of(p)[0], p["metadata"]["labels"].get("akri.sh/instance")): p
+            for p in brokers
+            if (p.get("status") or {}).get("phase") == "Running"
+        }
+        wanted: set[tuple[str, str]] = set()
+        for inst in instances:
+            namespace, name = key_of(inst)
+            cfg = configs.get((namespace, inst["spec"]["configurationName"]))
+            spec = (cfg or {}).get("spec", {}).get("instanceServiceSpec")
+            if spec and (namespace, name) in running:
+                wanted.add((namespace, f"{name}-svc"))
+                self._ensure_service(inst, f"{name}-svc", spec, "akri.sh/instance", name)
+        for (namespace, config), cfg in configs.items():
+            spec = cfg["spec"].get("configurationServiceSpec")
+            members = [i for i in instances if belongs(i, cfg)]
+            live = any((namespace, key_of(i)[1]) in running for i in members)
+            svc_name = f"{config}-svc"
+            if spec and members:
+                wanted.add((namespace, svc_name))
+                if live and "no-config-service" not in self._faults:
+                    self._ensure_service(cfg, svc_name, spec, "akri.sh/configuration", config)
+        for svc in self._list("Service", "controller=akri.sh"):
+            if key_of(svc) not in wanted:
+                self._delete("Service", *key_of(svc))
+
+    def _ensure_service(self, owner: dict, name: str, spec: dict, label: str, value: str) -> None:
+        namespace = key_of(owner)[0]
+        if self._store.get("Service", namespace, name) is not None:
+            return
+        labels = {"app": name, "controller": "akri.sh", label: value}
+        meta = {"name": name, "namespace": namespace, "labels": labels}
+        meta["ownerReferences"] = [owner_ref(owner)]
+        body = copy.deepcopy(spec)
+        body["selector"] = {"controller": "akri.sh", label: value}
+        with contextlib.suppress(Conflict):
+            self._store.create(
+                {"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": body}
+            )

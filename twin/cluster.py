@@ -1,0 +1,303 @@
+"""The twin's MicroK8s single-node cluster: kubelet, scheduler and controllers over the store.
+
+One reconcile thread does everything: it wakes when the store changes (`store.subscribe`) or
+when a modelled delay is due (a small timer heap: pods start `ready_after` seconds after
+creation, crash-looping containers restart with back-off), then runs one level-triggered pass
+over namespaces, garbage collection, Deployments/ReplicaSets/DaemonSets, the kubelet, workload
+statuses and Endpoints. Passes write only differences, so they settle. While MicroK8s is down
+(`set_running(False)`) nothing reconciles and the Node reads NotReady. Other twin models (Akri)
+shape pods through `add_pod_behaviour` and device-plugin resources through `set_allocatable`.
+Faults: `dns-disabled` (the dns addon never enables), `app-not-ready` (the streaming app's pods
+never become ready, so its Deployment never becomes Available).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+
+from twin import clusterobjects as objects
+from twin.controllers import Controllers
+from twin.kubelet import Kubelet, PodUnavailable
+from twin.podstatus import PodBehaviour
+from twin.podenv import pod_environment
+from twin.recorder import EventRecorder
+from twin.store import Conflict, NotFound, ObjectStore
+
+__all__ = ["NODE_NAME", "Cluster", "PodBehaviour", "PodUnavailable"]
+
+log = logging.getLogger(__name__)
+NODE_NAME = "akri-edge-twin"
+STREAMING_APP_LABEL = ("app", "akri-video-streaming-app")
+RETRY_AFTER_ERROR = 0.2
+
+
+class Cluster:
+    """A single-node MicroK8s cluster model driven by one reconcile thread."""
+
+    def __init__(
+        self, store: ObjectStore, node_name: str = NODE_NAME, faults: frozenset[str] = frozenset()
+    ) -> None:
+        self.store = store
+        self.node_name = node_name
+        self.faults = faults
+        self.boot_id = str(uuid.uuid4())
+        self._lock = threading.RLock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._running = True
+        self._timers: list[tuple[float, int, Callable[[], None] | None]] = []
+        self._kubelet_due: float | None = None
+        self._sequence = itertools.count()
+        self._behaviours: list[Callable[[dict], PodBehaviour | None]] = []
+        self._addons: set[str] = set()
+        self._purged: set[str] = set()
+        self.passes = 0
+        self.recorder = EventRecorder(store, node_name)
+        self.kubelet = Kubelet(store, self.recorder, node_name, self._behaviour_for)
+        self.controllers = Controllers(store, self.recorder, node_name)
+        store.subscribe(self._on_change)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Bootstrap on first start, then run the reconcile thread."""
+        if self._thread is not None:
+            return
+        if self.store.get("Node", None, self.node_name) is None:
+            self.bootstrap()
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._loop, name="twin-cluster", daemon=True)
+        self._thread.start()
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Stop reconciling and join the thread (idempotent)."""
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        self._stopping.set()
+        self._wake.set()
+        thread.join(timeout=10)
+
+    def set_running(self, running: bool) -> None:
+        """MicroK8s up or down: down means no reconciling and a NotReady Node."""
+        with self._lock:
+            if running == self._running:
+                return
+            self._running = running
+        stamp = objects.now()
+
+        def flip(node: dict) -> None:
+            node["status"]["conditions"] = objects.node_conditions(running, stamp)
+            taints = [
+                t
+                for t in node["spec"].get("taints") or []
+                if t.get("key") != "node.kubernetes.io/unreachable"
+            ]
+            if not running:
+                taints += [
+                    {"key": "node.kubernetes.io/unreachable", "effect": effect, "timeAdded": stamp}
+                    for effect in ("NoSchedule", "NoExecute")
+                ]
+            node["spec"].pop("taints", None)
+            if taints:
+                node["spec"]["taints"] = taints
+
+        self._patch_node(flip)
+        self._wake.set()
+
+    def is_running(self) -> bool:
+        """Whether the cluster currently reconciles."""
+        with self._lock:
+            return self._running
+
+    def bootstrap(self) -> None:
+        """Create what a fresh MicroK8s has: namespaces, the kubernetes Service, the Node, CNI."""
+        fresh = [objects.namespace(ns) for ns in objects.SYSTEM_NAMESPACES]
+        fresh += objects.kubernetes_service()
+        fresh.append(objects.node(self.node_name, self.boot_id))
+        fresh += objects.calico()
+        self._create_missing(fresh)
+
+    def reboot(self, boot_id: str | None = None, kernel: str | None = None) -> None:
+        """The node rebooted: every pod's containers are recreated; the store keeps everything."""
+        self.boot_id = boot_id or str(uuid.uuid4())
+
+        def info(node: dict) -> None:
+            node["status"]["nodeInfo"]["bootID"] = self.boot_id
+            if kernel:
+                node["status"]["nodeInfo"]["kernelVersion"] = kernel
+
+        self._patch_node(info)
+        # the kubelet is only ever touched from the reconcile thread
+        self.call_later(0, lambda: self.kubelet.reboot(time.monotonic()))
+
+    def call_later(self, delay: float, fn: Callable[[], None]) -> None:
+        """Run fn on the reconcile thread after delay seconds (a modelled delay, no sleeping)."""
+        self._at(time.monotonic() + delay, fn)
+
+    # --- models plugged in by the rest of the twin --------------------------------------------
+
+    def add_pod_behaviour(self, fn: Callable[[dict], PodBehaviour | None]) -> None:
+        """Register a behaviour chooser; the first non-None answer for a pod wins."""
+        with self._lock:
+            self._behaviours.append(fn)
+        self._wake.set()
+
+    def set_allocatable(self, resource: str, count: int | None) -> None:
+        """Advertise an extended resource on the Node (device plugin); None removes it."""
+
+        def write(node: dict) -> None:
+            for field in ("capacity", "allocatable"):
+                values = node["status"].setdefault(field, {})
+                values.pop(resource, None)
+                if count is not None:
+                    values[resource] = str(count)
+
+        self._patch_node(write)
+        self._wake.set()
+
+    def enable_addon(self, name: str) -> None:
+        """Enable a MicroK8s addon (dns deploys CoreDNS; others are only recorded)."""
+        if name == "dns" and "dns-disabled" in self.faults:
+            return
+        with self._lock:
+            self._addons.add(name)
+        if name == "dns":
+            self._create_missing(objects.coredns())
+
+    def disable_addon(self, name: str) -> None:
+        """Disable a MicroK8s addon (dns removes the CoreDNS objects)."""
+        with self._lock:
+            self._addons.discard(name)
+        if name == "dns":
+            for obj in objects.coredns():
+                try:
+                    self.store.delete(obj["kind"], "kube-system", obj["metadata"]["name"])
+                except NotFound:
+                    pass
+
+    def addon_enabled(self, name: str) -> bool:
+        """Whether an addon is enabled."""
+        with self._lock:
+            return name in self._addons
+
+    def pod_log(self, namespace: str, name: str, container: str | None, previous: bool) -> str:
+        """A container's log (raises PodUnavailable with the API server's reason and text)."""
+        return self.kubelet.log(namespace, name, container, previous)
+
+    def pod_env(self, namespace: str, name: str, container: str | None = None) -> dict[str, str]:
+        """The environment a process started in the container sees (`printenv`)."""
+        pod, rec, c, cname = self.kubelet.container_of(namespace, name, container)
+        if c is None or c.state != "running":
+            raise PodUnavailable("BadRequest", f'container not found ("{cname}")')
+        services = self.store.list("Service", namespace)[0]
+        if namespace != "default":
+            services += [
+                s
+                for s in self.store.list("Service", "default")[0]
+                if s["metadata"]["name"] == "kubernetes"
+            ]
+        return pod_environment(self.store, pod, cname, services, rec.behaviour.env or {})
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _behaviour_for(self, pod: dict) -> PodBehaviour:
+        with self._lock:
+            choosers = list(self._behaviours)
+        behaviour = next((b for b in (fn(pod) for fn in choosers) if b is not None), None)
+        behaviour = behaviour or PodBehaviour()
+        labels = pod["metadata"].get("labels") or {}
+        if (
+            "app-not-ready" in self.faults
+            and labels.get(STREAMING_APP_LABEL[0]) == (STREAMING_APP_LABEL[1])
+        ):
+            behaviour = PodBehaviour(
+                behaviour.ready_after, None, True, behaviour.logs, behaviour.env
+            )
+        return behaviour
+
+    def _on_change(self, event_type: str, obj: dict) -> None:
+        kind = obj.get("kind")
+        if kind == "Event":
+            return
+        if kind == "Namespace" and event_type == "DELETED":
+            with self._lock:
+                self._purged.add(obj["metadata"]["name"])
+        self._wake.set()
+
+    def _at(self, when: float, fn: Callable[[], None] | None) -> None:
+        with self._lock:
+            heapq.heappush(self._timers, (when, next(self._sequence), fn))
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            with self._lock:
+                dues = [self._timers[0][0]] if self._timers else []
+                if self._kubelet_due is not None:
+                    dues.append(self._kubelet_due)
+            due = min(dues, default=None)
+            timeout = None if due is None else max(0.0, due - time.monotonic())
+            self._wake.wait(timeout)
+            self._wake.clear()
+            if self._stopping.is_set():
+                return
+            if not self.is_running():
+                continue
+            for fn in self._due_timers():
+                self._guarded(fn)
+            self._guarded(self._pass)
+
+    def _due_timers(self) -> list[Callable[[], None]]:
+        clock, due = time.monotonic(), []
+        with self._lock:
+            while self._timers and self._timers[0][0] <= clock:
+                fn = heapq.heappop(self._timers)[2]
+                if fn is not None:
+                    due.append(fn)
+        return due
+
+    def _guarded(self, fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except Exception:
+            # a race with another writer: retry the whole pass shortly instead of dying
+            log.exception("cluster reconcile step failed; retrying")
+            self._at(time.monotonic() + RETRY_AFTER_ERROR, None)
+
+    def _pass(self) -> None:
+        self.passes += 1
+        with self._lock:
+            purged, self._purged = self._purged, set()
+        self.controllers.sync_namespaces(purged)
+        self.controllers.collect_garbage()
+        self.controllers.sync_workloads()
+        self.kubelet.announce_sandbox_changes()
+        deadline = self.kubelet.sync(time.monotonic())
+        with self._lock:
+            self._kubelet_due = deadline
+        self.controllers.sync_statuses()
+        self.controllers.sync_endpoints()
+
+    def _patch_node(self, fn: Callable[[dict], None]) -> None:
+        try:
+            self.store.patch("Node", None, self.node_name, fn)
+        except NotFound:
+            log.debug("node %s not bootstrapped yet", self.node_name)
+
+    def _create_missing(self, fresh: list[dict]) -> None:
+        for obj in fresh:
+            meta = obj["metadata"]
+            if self.store.get(obj["kind"], meta.get("namespace"), meta["name"]) is None:
+                try:
+                    self.store.create(obj)
+                except Conflict:
+                    pass

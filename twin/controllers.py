@@ -1,0 +1,397 @@
+"""The kube-controller-manager of the twin: Deployments, ReplicaSets, DaemonSets, GC, Endpoints.
+
+Level-triggered like the real controllers: every pass compares what the store holds with what
+it should hold and writes only the difference. A Deployment owns one ReplicaSet per pod
+template (`<name>-<pod-template-hash>`), scaled to the desired replicas while older ones go to
+zero; a ReplicaSet owns pods `<rs>-<5 chars>`; a DaemonSet owns one pod `<name>-<5 chars>` on
+the node. The garbage collector deletes objects whose owners are all gone (matched by uid, as
+the API server does), and the endpoints controller keeps one Endpoints object per selector
+Service with ready pods in `addresses` and the others in `notReadyAddresses`.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+
+from twin.clusterobjects import (
+    default_service_account,
+    labels_string,
+    owned_by,
+    owner_ref,
+    suffix,
+    template_hash,
+)
+from twin.recorder import EventRecorder
+from twin.statuses import daemonset_status, deployment_status, pod_ready, replicaset_status
+from twin.store import Conflict, NotFound, ObjectStore
+
+log = logging.getLogger(__name__)
+GC_KINDS = ("Pod", "ReplicaSet", "Service", "Endpoints", "ConfigMap", "Secret", "Job", "Instance")
+
+
+class Controllers:
+    """Workload controllers, garbage collector and endpoints controller for one node."""
+
+    def __init__(self, store: ObjectStore, recorder: EventRecorder, node_name: str) -> None:
+        self.store = store
+        self.recorder = recorder
+        self.node_name = node_name
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _owned(self, kind: str, owner: dict) -> list[dict]:
+        items, _ = self.store.list(kind, owner["metadata"]["namespace"])
+        return [o for o in items if owned_by(o, owner)]
+
+    def _write_status(self, obj: dict, status: dict) -> None:
+        if obj.get("status") == status:
+            return
+
+        def write(current: dict) -> None:
+            current["status"] = status
+
+        meta = obj["metadata"]
+        self.store.patch(obj["kind"], meta.get("namespace"), meta["name"], write)
+
+    def _delete(self, kind: str, namespace: str | None, name: str) -> bool:
+        try:
+            self.store.delete(kind, namespace, name)
+        except NotFound:
+            return False
+        return True
+
+    # --- namespaces and garbage ------------------------------------------------------------
+
+    def sync_namespaces(self, purged: set[str]) -> None:
+        """Active phase and a default ServiceAccount per namespace; empty deleted namespaces."""
+        for ns in self.store.list("Namespace")[0]:
+            name = ns["metadata"]["name"]
+            purged.discard(name)
+            if (ns.get("status") or {}).get("phase") != "Active":
+                self._write_status(ns, {"phase": "Active"})
+            if self.store.get("ServiceAccount", name, "default") is None:
+                try:
+                    self.store.create(default_service_account(name))
+                except Conflict:
+                    pass
+        for name in list(purged):
+            for res in self._namespaced_resources():
+                for obj in self.store.list(res, name)[0]:
+                    self._delete(res, name, obj["metadata"]["name"])
+            purged.discard(name)
+
+    def _namespaced_resources(self) -> list[str]:
+        kinds = ["Pod", "Service", "Endpoints", "Event", "ServiceAccount", "ConfigMap", "Secret"]
+        kinds += ["Deployment", "DaemonSet", "ReplicaSet", "Job", "Role", "RoleBinding"]
+        kinds += [r.kind for r in self.store.custom_resources() if r.namespaced]
+        return list(dict.fromkeys(kinds))
+
+    def collect_garbage(self) -> None:
+        """Delete dependents whose owners are all gone (background cascading deletion)."""
+        for kind in GC_KINDS:
+            if self.store.resource(kind) is None:
+                continue
+            for obj in self.store.list(kind)[0]:
+                refs = obj["metadata"].get("ownerReferences") or []
+                if refs and not any(self._owner_alive(obj, ref) for ref in refs):
+                    self._delete(kind, obj["metadata"].get("namespace"), obj["metadata"]["name"])
+
+    def _owner_alive(self, obj: dict, ref: dict) -> bool:
+        res = self.store.resource(ref.get("kind", ""))
+        if res is None:
+            return False
+        owner = self.store.get(res.kind, obj["metadata"].get("namespace"), ref.get("name", ""))
+        return owner is not None and ref.get("uid") in (None, owner["metadata"]["uid"])
+
+    # --- workloads -------------------------------------------------------------------------
+
+    def sync_workloads(self) -> None:
+        """Deployments -> ReplicaSets -> pods, and DaemonSets -> pods."""
+        for deployment in self.store.list("Deployment")[0]:
+            self._sync_deployment(deployment)
+        for rs in self.store.list("ReplicaSet")[0]:
+            self._sync_replicaset(rs)
+        node = self.store.get("Node", None, self.node_name)
+        for ds in self.store.list("DaemonSet")[0]:
+            self._sync_daemonset(ds, node)
+
+    def _sync_deployment(self, deployment: dict) -> None:
+        meta, spec = deployment["metadata"], deployment["spec"]
+        replicas = int(spec.get("replicas", 1))
+        pod_hash = template_hash(spec["template"])
+        current_name = f"{meta['name']}-{pod_hash}"
+        owned = self._owned("ReplicaSet", deployment)
+        if not any(rs["metadata"]["name"] == current_name for rs in owned):
+            self._create_replicaset(deployment, current_name, pod_hash, replicas, len(owned))
+        for rs in owned:
+            want = replicas if rs["metadata"]["name"] == current_name else 0
+            have = int(rs["spec"].get("replicas", 1))
+            if have != want:
+                self.store.patch(
+                    "ReplicaSet",
+                    meta["namespace"],
+                    rs["metadata"]["name"],
+                    lambda o, n=want: o["spec"].__setitem__("replicas", n),
+                )
+                verb = "up" if want > have else "down"
+                self.recorder.record(
+                    deployment,
+                    "ScalingReplicaSet",
+                    f"Scaled {verb} replica set {rs['metadata']['name']} from {have} to {want}",
+                    "deployment-controller",
+                )
+
+    def _create_replicaset(
+        self, deployment: dict, name: str, pod_hash: str, replicas: int, revision: int
+    ) -> None:
+        meta, spec = deployment["metadata"], deployment["spec"]
+        template = copy.deepcopy(spec["template"])
+        labels = {
+            **(template.get("metadata") or {}).get("labels", {}),
+            "pod-template-hash": pod_hash,
+        }
+        template.setdefault("metadata", {})["labels"] = labels
+        selector = copy.deepcopy(spec["selector"])
+        selector.setdefault("matchLabels", {})["pod-template-hash"] = pod_hash
+        rs = {
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "metadata": {
+                "name": name,
+                "namespace": meta["namespace"],
+                "labels": labels,
+                "annotations": {
+                    "deployment.kubernetes.io/desired-replicas": str(replicas),
+                    "deployment.kubernetes.io/max-replicas": str(replicas + 1),
+                    "deployment.kubernetes.io/revision": str(revision + 1),
+                },
+                "ownerReferences": [owner_ref(deployment)],
+            },
+            "spec": {"replicas": replicas, "selector": selector, "template": template},
+        }
+        try:
+            self.store.create(rs)
+        except Conflict:
+            return
+        self.recorder.record(
+            deployment,
+            "ScalingReplicaSet",
+            f"Scaled up replica set {name} from 0 to {replicas}",
+            "deployment-controller",
+        )
+
+    def _sync_replicaset(self, rs: dict) -> None:
+        want = int(rs["spec"].get("replicas", 1))
+        pods = self._owned("Pod", rs)
+        for _ in range(want - len(pods)):
+            self._create_pod(
+                rs, f"{rs['metadata']['name']}-{suffix()}", {}, "replicaset-controller"
+            )
+        # like the real controller, unscheduled and unready pods go first
+        pods.sort(key=lambda p: (bool(p["spec"].get("nodeName")), pod_ready(p)))
+        for pod in pods[: max(0, len(pods) - want)]:
+            if self._delete("Pod", pod["metadata"]["namespace"], pod["metadata"]["name"]):
+                self.recorder.record(
+                    rs,
+                    "SuccessfulDelete",
+                    f"Deleted pod: {pod['metadata']['name']}",
+                    "replicaset-controller",
+                )
+
+    def _sync_daemonset(self, ds: dict, node: dict | None) -> None:
+        pod_hash = template_hash(ds["spec"]["template"])
+        pods = self._owned("Pod", ds)
+        wanted = node is not None and self._fits_node(ds, node)
+        current = [
+            p for p in pods if p["metadata"]["labels"].get("controller-revision-hash") == pod_hash
+        ]
+        keep = current[:1] if wanted else []
+        for pod in pods:
+            if pod not in keep:
+                self._delete("Pod", pod["metadata"]["namespace"], pod["metadata"]["name"])
+        if wanted and not keep:
+            generation = str(ds["metadata"].get("generation", 1))
+            extra = {"controller-revision-hash": pod_hash, "pod-template-generation": generation}
+            self._create_pod(
+                ds, f"{ds['metadata']['name']}-{suffix()}", extra, "daemonset-controller"
+            )
+
+    def _fits_node(self, ds: dict, node: dict) -> bool:
+        selector = ds["spec"]["template"].get("spec", {}).get("nodeSelector") or {}
+        labels = node["metadata"].get("labels") or {}
+        return all(labels.get(k) == v for k, v in selector.items())
+
+    def _create_pod(self, owner: dict, name: str, extra_labels: dict, component: str) -> None:
+        template = copy.deepcopy(owner["spec"]["template"])
+        tmeta = template.get("metadata") or {}
+        spec = _defaulted_pod_spec(template.get("spec") or {})
+        if owner["kind"] == "DaemonSet":
+            spec["affinity"] = {
+                "nodeAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": {
+                        "nodeSelectorTerms": [
+                            {
+                                "matchFields": [
+                                    {
+                                        "key": "metadata.name",
+                                        "operator": "In",
+                                        "values": [self.node_name],
+                                    }
+                                ]
+                            }
+                        ]
+                    }
+                }
+            }
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": name,
+                "namespace": owner["metadata"]["namespace"],
+                "labels": {**(tmeta.get("labels") or {}), **extra_labels},
+                "annotations": dict(tmeta.get("annotations") or {}),
+                "ownerReferences": [owner_ref(owner)],
+            },
+            "spec": spec,
+        }
+        if owner["kind"] == "ReplicaSet":
+            pod["metadata"]["generateName"] = name[: -len(name.rsplit("-", 1)[-1])]
+        try:
+            self.store.create(pod)
+        except Conflict:
+            return
+        self.recorder.record(owner, "SuccessfulCreate", f"Created pod: {name}", component)
+
+    # --- statuses ----------------------------------------------------------------------------
+
+    def sync_statuses(self) -> None:
+        """Status of every ReplicaSet, Deployment and DaemonSet from its pods."""
+        for rs in self.store.list("ReplicaSet")[0]:
+            self._write_status(rs, replicaset_status(rs, self._owned("Pod", rs)))
+        for deployment in self.store.list("Deployment")[0]:
+            sets = self._owned("ReplicaSet", deployment)
+            pods = {rs["metadata"]["name"]: self._owned("Pod", rs) for rs in sets}
+            self._write_status(deployment, deployment_status(deployment, pods))
+        node = self.store.get("Node", None, self.node_name)
+        for ds in self.store.list("DaemonSet")[0]:
+            desired = 1 if node is not None and self._fits_node(ds, node) else 0
+            self._write_status(ds, daemonset_status(ds, self._owned("Pod", ds), desired))
+
+    # --- endpoints ---------------------------------------------------------------------------
+
+    def sync_endpoints(self) -> None:
+        """One Endpoints object per Service with a selector; orphans removed."""
+        services = {}
+        for svc in self.store.list("Service")[0]:
+            services[(svc["metadata"]["namespace"], svc["metadata"]["name"])] = svc
+            if svc["spec"].get("selector"):
+                self._sync_service_endpoints(svc)
+        for ep in self.store.list("Endpoints")[0]:
+            key = (ep["metadata"]["namespace"], ep["metadata"]["name"])
+            if key not in services:
+                self._delete("Endpoints", *key)
+
+    def _sync_service_endpoints(self, svc: dict) -> None:
+        meta = svc["metadata"]
+        selector = labels_string(svc["spec"]["selector"])
+        pods = [
+            p
+            for p in self.store.list("Pod", meta["namespace"], label_selector=selector)[0]
+            if (p.get("status") or {}).get("podIP") and not p["metadata"].get("deletionTimestamp")
+        ]
+        subset: dict = {}
+        for kind, ready in (("addresses", True), ("notReadyAddresses", False)):
+            chosen = sorted(
+                (p for p in pods if pod_ready(p) == ready), key=lambda p: p["status"]["podIP"]
+            )
+            if chosen:
+                subset[kind] = [_address(p) for p in chosen]
+        ports = [_endpoint_port(port, pods) for port in svc["spec"].get("ports") or []]
+        if subset and any(ports):
+            subset["ports"] = [p for p in ports if p]
+        endpoints = {
+            "apiVersion": "v1",
+            "kind": "Endpoints",
+            "metadata": {
+                "name": meta["name"],
+                "namespace": meta["namespace"],
+                "labels": dict(meta.get("labels") or {}),
+            },
+        }
+        if subset:
+            endpoints["subsets"] = [subset]
+        current = self.store.get("Endpoints", meta["namespace"], meta["name"])
+        if current is None:
+            try:
+                self.store.create(endpoints)
+            except Conflict:
+                pass
+            return
+        if (
+            current.get("subsets") != endpoints.get("subsets")
+            or current["metadata"].get("labels") != endpoints["metadata"]["labels"]
+        ):
+
+            def write(obj: dict) -> None:
+                obj["metadata"]["labels"] = endpoints["metadata"]["labels"]
+                obj.pop("subsets", None)
+                if subset:
+                    obj["subsets"] = endpoints["subsets"]
+
+            self.store.patch("Endpoints", meta["namespace"], meta["name"], write)
+
+
+def _address(pod: dict) -> dict:
+    meta = pod["metadata"]
+    return {
+        "ip": pod["status"]["podIP"],
+        "nodeName": pod["spec"].get("nodeName"),
+        "targetRef": {
+            "kind": "Pod",
+            "namespace": meta["namespace"],
+            "name": meta["name"],
+            "uid": meta["uid"],
+        },
+    }
+
+
+def _endpoint_port(port: dict, pods: list[dict]) -> dict | None:
+    target = port.get("targetPort", port.get("port"))
+    if isinstance(target, str) and not target.isdigit():
+        named = [
+            p.get("containerPort")
+            for pod in pods
+            for c in pod["spec"].get("containers", [])
+            for p in c.get("ports") or []
+            if p.get("name") == target
+        ]
+        if not named:
+            return None
+        target = named[0]
+    result = {"port": int(target), "protocol": port.get("protocol", "TCP")}
+    if port.get("name"):
+        result["name"] = port["name"]
+    return result
+
+
+def _defaulted_pod_spec(spec: dict) -> dict:
+    """The defaults the API server fills into a pod spec created from a template."""
+    spec = copy.deepcopy(spec)
+    spec.setdefault("restartPolicy", "Always")
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    spec.setdefault("schedulerName", "default-scheduler")
+    spec.setdefault("terminationGracePeriodSeconds", 30)
+    spec.setdefault("securityContext", {})
+    spec.setdefault("enableServiceLinks", True)
+    spec.setdefault("serviceAccountName", spec.get("serviceAccount", "default"))
+    spec.setdefault("serviceAccount", spec["serviceAccountName"])
+    for container in spec.get("containers", []):
+        image = container.get("image", "")
+        tagged = ":" in image.rsplit("/", 1)[-1] and not image.endswith(":latest")
+        container.setdefault("imagePullPolicy", "IfNotPresent" if tagged else "Always")
+        container.setdefault("terminationMessagePath", "/dev/termination-log")
+        container.setdefault("terminationMessagePolicy", "File")
+        container.setdefault("resources", {})
+    return spec

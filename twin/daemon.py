@@ -1,0 +1,309 @@
+"""The twin's node daemon: one process that is the edge node behind the twin's sshd.
+
+It owns the node model, the real feeders, the fake Kubernetes API server, the kubelet and Akri
+models, the streaming app and the sshd itself, and answers the tool shims over a Unix socket.
+`python -m twin.daemon --state DIR [--fault NAME ...]` prints one JSON line when the node is
+reachable (address, port, user, client key, host key) and stops everything it started on
+SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import getpass
+import json
+import logging
+import os
+import signal
+import socketserver
+import sys
+import threading
+from pathlib import Path
+
+from twin import pki as twin_pki
+from twin.akri import AkriModel, UdevDevice
+from twin.appwatch import StreamingAppWatcher
+from twin.cluster import NODE_NAME, Cluster, PodBehaviour
+from twin.feeders import FeederManager
+from twin.helm import Helm
+from twin.kubeapi import KubeApiServer
+from twin.kubectl import Kubectl
+from twin.node import Node
+from twin.sshd import Sshd, SshdConfig, generate_ed25519
+from twin.store import ObjectStore
+from twin.tools import Answer, Call, load
+from twin.tools.kmod import load_v4l2loopback
+from twin.tools.snap import channel_minor
+
+log = logging.getLogger("twin")
+HERE = Path(__file__).resolve().parent
+SHELL = f"/usr/bin/unshare --mount --propagation private /usr/bin/python3 -I -S {HERE / 'shell.py'}"
+BOOT_SECONDS = 1.0
+MICROK8S_START_SECONDS = 1.0
+
+
+class NodeDaemon:
+    """Everything the edge node is, wired together; the tool handlers receive this object."""
+
+    def __init__(self, state_dir: Path, faults: frozenset[str]) -> None:
+        self.dir = state_dir
+        self.faults = faults
+        self.node = Node(state_dir, faults)
+        self.feeders = FeederManager(state_dir / "feeders", self.node.device, faults)
+        self.store = ObjectStore()
+        self.pki = twin_pki.make_pki(state_dir / "pki")
+        self.api = KubeApiServer(self.store, self.pki, faults=faults)
+        self.cluster = Cluster(self.store, NODE_NAME, faults)
+        self.akri = AkriModel(self.store, self.cluster, NODE_NAME, self.udev_devices, faults)
+        self.helm = Helm(self.store, faults)
+        self.kubectl = Kubectl(self.store, self.cluster)
+        self.app = StreamingAppWatcher(self.store, self.akri, self.node.device, faults)
+        self.snap: dict | None = None
+        self.microk8s_ready = threading.Event()
+        self._cluster_started = False
+        self._dropped_once = False
+        self.tools = load()
+        self.sshd: Sshd | None = None
+        self._timers: list[threading.Timer] = []
+        self.api_port = 0
+        self.cluster.add_pod_behaviour(self._app_behaviour)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> dict:
+        """Start the node's servers and sshd; return how to reach it."""
+        self._write_shims()
+        self.api_port = self.api.start()
+        self.store.nodeport_allocator = self.app.allocate_node_port
+        self.rpc = _RpcServer(str(self.dir / "node.sock"), self)
+        threading.Thread(target=self.rpc.serve_forever, name="twin-rpc", daemon=True).start()
+        user = getpass.getuser()
+        client_pub = generate_ed25519(self.dir / "client_ed25519", "akri-conformance-twin")
+        self.sshd = Sshd(
+            SshdConfig(
+                directory=self.dir / "sshd",
+                user=user,
+                authorized_keys=[client_pub],
+                force_command=SHELL,
+                set_env={"TWIN_STATE": str(self.dir)},
+            )
+        )
+        self.sshd.start()
+        if "ssh-down" in self.faults:
+            self.sshd.pause()
+        return {
+            "host": "127.0.0.1",
+            "port": self.sshd.port,
+            "user": user,
+            "key": str(self.dir / "client_ed25519"),
+            "host_key": self.sshd.host_public_key,
+            "pid": os.getpid(),
+        }
+
+    def stop(self) -> None:
+        """Stop everything this daemon started, by PID."""
+        for timer in self._timers:
+            timer.cancel()
+        if self.sshd is not None:
+            self.sshd.stop()
+        self.feeders.stop_all()
+        self.app.stop()
+        self.akri.stop()
+        self.cluster.stop()
+        self.api.stop()
+        self.rpc.shutdown()
+        self.rpc.server_close()
+
+    def later(self, seconds: float, fn) -> None:
+        """Run fn after a modelled delay (a boot, a service start)."""
+        timer = threading.Timer(seconds, fn)
+        timer.daemon = True
+        self._timers.append(timer)
+        timer.start()
+
+    def _write_shims(self) -> None:
+        bindir = self.dir / "bin"
+        bindir.mkdir(exist_ok=True)
+        for name in self.tools:
+            path = bindir / name
+            path.write_text(
+                f"#!/usr/bin/python3 -I -S\nimport sys\nsys.path.insert(0, "
+                f"{str(HERE)!r})\nfrom shim import main\nmain({name!r})\n"
+            )
+            path.chmod(0o755)
+
+    # -- commands -----------------------------------------------------------------------------
+    def dispatch(self, call: Call) -> Answer:
+        """Run one modelled tool."""
+        if call.tool == "snap" and "ssh-drop" in self.faults and not self._dropped_once:
+            self._dropped_once = True
+            assert self.sshd is not None
+            self.sshd.drop_sessions()
+            return Answer(255, "", "connection dropped\n")
+        handler = self.tools.get(call.tool)
+        if handler is None:
+            return Answer(127, "", f"{call.tool}: not modelled by the twin\n")
+        with self.node.lock:
+            self.node.sync_sysfs()
+        return handler(self, call)
+
+    # -- devices and feeders --------------------------------------------------------------------
+    def udev_devices(self) -> list[UdevDevice]:
+        """What udev sees: the loopback nodes, and whether a producer feeds them."""
+        fed = {f.devnode for f in self.feeders.units() if f.state == "active"}
+        return [
+            UdevDevice(d, f"/devices/virtual/video4linux/{d.rsplit('/', 1)[-1]}", d in fed)
+            for d in sorted(self.node.state.devices)
+        ]
+
+    def devices_changed(self) -> None:
+        """Tell discovery that devices or feeders changed."""
+        self.akri.notify_devices()
+
+    # -- MicroK8s -----------------------------------------------------------------------------
+    def boot_microk8s(self) -> None:
+        """Start MicroK8s (after a modelled delay); never, with microk8s-not-ready."""
+        if "microk8s-not-ready" not in self.faults:
+            self.later(MICROK8S_START_SECONDS, self._microk8s_up)
+
+    def _microk8s_up(self) -> None:
+        if not self._cluster_started:
+            self._cluster_started = True
+            self.cluster.start()
+            self.cluster.bootstrap()
+            if "dns-disabled" not in self.faults and channel_minor(self.snap["channel"]) >= 27:
+                self.cluster.enable_addon("dns")
+            self.akri.start()
+            self.app.start()
+        self.cluster.set_running(True)
+        self.microk8s_ready.set()
+
+    def stop_microk8s(self) -> None:
+        """Stop MicroK8s: nothing reconciles, kubectl is refused."""
+        self.microk8s_ready.clear()
+        if self._cluster_started:
+            self.cluster.set_running(False)
+
+    def addon_states(self) -> dict[str, str]:
+        """Addon -> enabled/disabled as `microk8s status` shows it (rbac always enabled)."""
+        from twin.tools.snap import ADDONS
+
+        always = {"helm", "helm3", "ha-cluster", "rbac"}
+        return {
+            a: "enabled" if a in always or self.cluster.addon_enabled(a) else "disabled"
+            for a in ADDONS
+        }
+
+    def enable_addon(self, name: str) -> None:
+        """Enable an addon in the cluster model."""
+        self.cluster.enable_addon(name)
+
+    def kubeconfig(self) -> str:
+        """`microk8s config`: x509 client certificate, loopback server."""
+        return self.pki.kubeconfig(f"https://127.0.0.1:{self.api_port}")
+
+    def microk8s_journal(self) -> str:
+        """Lines of the kubelite journal."""
+        state = "Started" if self.microk8s_ready.is_set() else "Waiting for"
+        return f"microk8s.daemon-kubelite[1234]: {state} kubelite services\n"
+
+    def _app_behaviour(self, pod: dict) -> PodBehaviour | None:
+        labels = pod.get("metadata", {}).get("labels", {})
+        if "app-not-ready" in self.faults and labels.get("app") == "akri-video-streaming-app":
+            return PodBehaviour(never_ready=True)
+        return None
+
+    # -- reboot -----------------------------------------------------------------------------------
+    def reboot(self) -> None:
+        """A real disruption: SSH goes away, volatile state is lost, the node boots again."""
+        self.later(0.2, self._reboot)
+
+    def _reboot(self) -> None:
+        assert self.sshd is not None
+        self.sshd.stop()
+        self.feeders.stop_all()
+        self.app.stop_server()
+        self.stop_microk8s()
+        self.node.new_boot()
+        self.devices_changed()
+        self.later(BOOT_SECONDS, self._boot)
+
+    def _boot(self) -> None:
+        with self.node.lock:
+            persisted = any(
+                "v4l2loopback" in text.split() for _n, text in self.node.etc_dir("modules-load.d")
+            )
+            if persisted and self.node.v4l2loopback_version():
+                load_v4l2loopback(self, [])
+        assert self.sshd is not None
+        self.sshd.restart()
+        if self.snap is not None:
+            self.cluster.reboot() if self._cluster_started else None
+            self.boot_microk8s()
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    def handle(self) -> None:
+        line = self.rfile.readline()
+        if not line:
+            return
+        request = json.loads(line)
+        call = Call(
+            tool=request["tool"],
+            argv=request["argv"],
+            env=request.get("env", {}),
+            cwd=request.get("cwd", "/"),
+            stdin=base64.b64decode(request.get("stdin", "")),
+        )
+        try:
+            answer = self.server.daemon_ref.dispatch(call)  # type: ignore[attr-defined]
+        except Exception as exc:  # a model bug must show up as a failed command, not a hang
+            log.exception("tool %s failed", call.tool)
+            answer = Answer(70, "", f"{call.tool}: twin model error: {exc!r}\n")
+        reply = {
+            "rc": answer.rc,
+            "stdout": base64.b64encode(answer.out.encode()).decode(),
+            "stderr": base64.b64encode(answer.err.encode()).decode(),
+        }
+        if answer.exec:
+            reply["exec"] = answer.exec
+        try:
+            self.wfile.write(json.dumps(reply).encode() + b"\n")
+        except OSError:
+            log.debug("client of %s went away", call.tool)
+
+
+class _RpcServer(socketserver.ThreadingUnixStreamServer):
+    daemon_threads = True
+
+    def __init__(self, path: str, daemon_ref: NodeDaemon) -> None:
+        self.daemon_ref = daemon_ref
+        super().__init__(path, _Handler)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the node until SIGTERM/SIGINT."""
+    parser = argparse.ArgumentParser(prog="python -m twin.daemon")
+    parser.add_argument("--state", required=True, type=Path)
+    parser.add_argument("--fault", action="append", default=[])
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda *_: stopping.set())
+    daemon = NodeDaemon(args.state, frozenset(args.fault))
+    try:
+        endpoint = daemon.start()
+        sys.stdout.write(json.dumps(endpoint) + "\n")
+        sys.stdout.flush()
+        stopping.wait()
+    finally:
+        daemon.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""The twin's login shell: what sshd runs (ForceCommand) for every command the suite sends.
+
+It runs inside a private mount namespace (sshd starts it under `unshare --mount`), lays the
+twin's node files over the real ones (/dev, /sys, the boot id, and copy-on-write overlays of
+/etc, /var and /run), puts the twin's tool shims first on PATH and hands the original command
+to bash, exactly as sshd would on a real node. Only the standard library is used: this runs for
+every command and must start fast.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+
+MS_BIND = 4096
+MS_REC = 16384
+SFTP_SERVER = "/usr/lib/openssh/sftp-server"
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None) -> None:
+    rc = _libc.mount(
+        source.encode(),
+        target.encode(),
+        fstype.encode() if fstype else None,
+        flags,
+        data.encode() if data else None,
+    )
+    if rc != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount {source} on {target}: {os.strerror(err)}")
+
+
+def _overlay(lower: str, upper: str, work: str) -> None:
+    _mount("overlay", lower, "overlay", 0, f"lowerdir={lower},upperdir={upper},workdir={work}")
+
+
+def enter_node(state: str) -> None:
+    """Lay the node's files over this (private) mount namespace."""
+    root = os.path.join(state, "root")
+    _mount(os.path.join(root, "dev"), "/dev", None, MS_BIND | MS_REC, None)
+    _mount(os.path.join(root, "sys"), "/sys", None, MS_BIND | MS_REC, None)
+    _mount(os.path.join(root, "boot_id"), "/proc/sys/kernel/random/boot_id", None, MS_BIND, None)
+    for top in ("etc", "var", "run"):
+        _overlay(f"/{top}", os.path.join(root, f"{top}-upper"), os.path.join(root, f"{top}-work"))
+
+
+def main() -> None:
+    """Enter the node and run the client's command like a login shell would."""
+    state = os.environ["TWIN_STATE"]
+    command = os.environ.get("SSH_ORIGINAL_COMMAND", "")
+    enter_node(state)
+    os.environ["PATH"] = os.path.join(state, "bin") + ":/usr/sbin:/usr/bin:/sbin:/bin"
+    os.environ.setdefault("HOME", "/root")
+    os.chdir(os.environ["HOME"] if os.path.isdir(os.environ["HOME"]) else "/")
+    if command in ("internal-sftp", SFTP_SERVER) or command.endswith("/sftp-server"):
+        os.execv(SFTP_SERVER, [SFTP_SERVER])
+    if not command:
+        sys.stderr.write("the twin serves commands only, not interactive shells\n")
+        sys.exit(1)
+    os.execv("/bin/bash", ["bash", "-c", command])
+
+
+if __name__ == "__main__":
+    main()

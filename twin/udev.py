@@ -1,0 +1,114 @@
+"""udev on the twin: video devices, rule matching, and the udev-video-broker's runtime.
+
+The udev discovery handler reports every device whose properties satisfy one of a
+Configuration's `udevRules`; a local device's Instance id is blake2b-24 of its devpath and the
+node name (akri-facts 2.2). Rules are evaluated on the properties a v4l2loopback node has
+(`KERNEL`, `SUBSYSTEM`, `DEVPATH`, `DEVNAME`, `ENV{ID_V4L_CAPABILITIES}`=":video_output:", 6.5).
+A broker gets its Instance's properties twice through CDI, as is and suffixed with the upper-case
+hash (2.6); it crash-loops with the rscam panic when its camera has no producer (section 4, F5).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import re
+import time
+from dataclasses import dataclass
+
+import yaml
+
+from twin.podstatus import PodBehaviour
+
+# v4l_id runs when the node appears, before a producer attaches (akri-facts 6.5, 11).
+V4L_CAPABILITIES = ":video_output:"
+_CLAUSE = re.compile(r'\s*([A-Za-z_]+(?:\{[^}]*\})?)\s*(==|!=)\s*"([^"]*)"\s*')
+BROKER_START = (
+    "akri.sh udev_broker ... env_logger::init\nakri.sh udev_broker ... env_logger::init finished\n"
+)
+# As in akri#445 (logged with RUST_LOG=trace), then Rust's panic message (exit code 101).
+CAPTURER = (
+    "[{ts} TRACE udev_video_broker::util::camera_capturer] "
+    "build_and_start_camera_capturer - entered\n"
+)
+_PANIC_AT = "thread 'main' panicked at src/util/camera_capturer.rs:"
+_BACKTRACE = "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n"
+# F5: no producer yet, so v4l2loopback enumerates no format and `format_options[0]` panics.
+NO_FORMATS_PANIC = (
+    f"{_PANIC_AT}69:13:\nindex out of bounds: the len is 0 but the index is 0\n{_BACKTRACE}"
+)
+# The `broker-crashloop` fault: the camera is held by another reader.
+BUSY_PANIC = (
+    f"{_PANIC_AT}24:52:\ncalled `Result::unwrap()` on an `Err` value: Io(Os {{ code: 16, "
+    f'kind: ResourceBusy, message: "Device or resource busy" }})\n{_BACKTRACE}'
+)
+
+
+@dataclass(frozen=True)
+class UdevDevice:
+    """A video4linux node as udev sees it; `fed` = a producer is writing frames to it."""
+
+    devnode: str
+    devpath: str
+    fed: bool
+
+
+def instance_hash(devpath: str, node: str) -> str:
+    """The 6-hex Instance id of a local device: blake2b-24 of devpath + node (facts 2.2)."""
+    return hashlib.blake2b((devpath + node).encode(), digest_size=3).hexdigest()
+
+
+def udev_properties(device: UdevDevice) -> dict[str, str]:
+    """The udev keys a rule can test for a loopback video node."""
+    kernel = device.devnode.rsplit("/", 1)[-1]
+    return {
+        "KERNEL": kernel,
+        "SUBSYSTEM": "video4linux",
+        "DEVPATH": device.devpath,
+        "DEVNAME": device.devnode,
+        "ENV{DEVNAME}": device.devnode,
+        "ENV{SUBSYSTEM}": "video4linux",
+        "ENV{ID_V4L_CAPABILITIES}": V4L_CAPABILITIES,
+    }
+
+
+def rule_matches(rule: str, device: UdevDevice) -> bool:
+    """True when every `KEY=="glob"` / `KEY!="glob"` clause of a udev rule holds (`|` = or)."""
+    props = udev_properties(device)
+    clauses = [c for c in re.split(r',(?=(?:[^"]*"[^"]*")*[^"]*$)', rule) if c.strip()]
+    if not clauses:
+        return False
+    for clause in clauses:
+        found = _CLAUSE.fullmatch(clause)
+        if found is None or found.group(1) not in props:
+            return False  # a key the model cannot evaluate matches nothing
+        key, op, pattern = found.groups()
+        hit = any(fnmatch.fnmatchcase(props[key], alt) for alt in pattern.split("|"))
+        if hit != (op == "=="):
+            return False
+    return True
+
+
+def udev_rules(config: dict) -> list[str]:
+    try:
+        details = yaml.safe_load(config["spec"]["discoveryHandler"].get("discoveryDetails") or "")
+    except yaml.YAMLError:
+        return []
+    rules = (details or {}).get("udevRules") if isinstance(details, dict) else None
+    return [str(r) for r in rules or [] if r]
+
+
+def broker_behaviour(
+    instance: str, properties: dict[str, str], device: UdevDevice | None, busy: bool
+) -> PodBehaviour:
+    """How a udev-video-broker container runs: CDI env, startup logs, or its panic."""
+    suffix = instance.rsplit("-", 1)[-1].upper()
+    env: dict[str, str] = {}
+    for key, value in properties.items():
+        env[key] = env[f"{key}_{suffix}"] = value
+    crash = None if device is not None and device.fed else NO_FORMATS_PANIC
+    if busy:
+        crash = BUSY_PANIC
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    text = BROKER_START + (CAPTURER.format(ts=stamp) + crash if crash else "")
+    return PodBehaviour(crash_reason=crash, logs=lambda _previous: text, env=env)
