@@ -1,141 +1,32 @@
-"""Self-tests of the SSH target, its port forward and the loopback sshd launcher.
-
-Everything runs against a real OpenSSH sshd on 127.0.0.1 started by `twin.sshd.Sshd`, logging in
-as root with a throw-away key. The sessions get HOME set to a temp dir so that root's own
-.bashrc (slow on developer machines) is not sourced by every command.
-"""
+"""Self-tests of the SSH target against a real loopback sshd: commands, keys, disruptions."""
 
 from __future__ import annotations
 
-import base64
 import logging
 import os
 import signal
-import socket
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
-import paramiko
 import pytest
 
 from fixtures import sshlink
 from fixtures.host import CommandFailed, HostError, HostUnreachable
 from fixtures.hostkeys import HostKeyMismatch, HostKeyUnknown, fingerprint
 from fixtures.ssh import SshHost
-from twin.sshd import Sshd, SshdConfig, generate_ed25519
-
-FAKE_REBOOT = """#!/bin/sh
-# Answers like a node whose reboot the test performs: boot id from a file, reboot = a request.
-case "$SSH_ORIGINAL_COMMAND" in
-  "cat /proc/sys/kernel/random/boot_id") exec cat "$STATE/boot_id" ;;
-  *reboot*) [ -e "$STATE/ignore-reboot" ] || touch "$STATE/reboot-requested"; exit 0 ;;
-  *) exec /bin/sh -c "$SSH_ORIGINAL_COMMAND" ;;
-esac
-"""
-
-
-@pytest.fixture
-def workdir() -> Iterator[Path]:
-    with tempfile.TemporaryDirectory(prefix="ssh-selftest-") as d:
-        yield Path(d)
-
-
-@pytest.fixture
-def client_key(workdir: Path) -> tuple[Path, str]:
-    path = workdir / "id_ed25519"
-    return path, generate_ed25519(path, "selftest")
-
-
-def make_sshd(workdir: Path, public_key: str, force_command: str | None = None, **env: str) -> Sshd:
-    config = SshdConfig(
-        workdir / "sshd",
-        "root",
-        [public_key],
-        force_command=force_command,
-        set_env={"HOME": str(workdir), **env},
-    )
-    return Sshd(config)
-
-
-@pytest.fixture
-def sshd(workdir: Path, client_key: tuple[Path, str]) -> Iterator[Sshd]:
-    server = make_sshd(workdir, client_key[1])
-    with server:
-        yield server
-
-
-def make_host(sshd: Sshd, key: Path, **kwargs: Any) -> SshHost:
-    kwargs.setdefault("known_host_key", sshd.host_public_key)
-    return SshHost("127.0.0.1", sshd.port, "root", str(key), connect_timeout=3, **kwargs)
-
-
-@pytest.fixture
-def host(sshd: Sshd, client_key: tuple[Path, str]) -> Iterator[SshHost]:
-    h = make_host(sshd, client_key[0])
-    h.connect(5)
-    yield h
-    h.close()
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 5) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
-
-
-def reserved_port() -> socket.socket:
-    """A bound, not listening socket: connections to its port are refused until listen()."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    return s
-
-
-@pytest.fixture
-def echo_server() -> Iterator[int]:
-    srv = socket.create_server(("127.0.0.1", 0))
-    srv.settimeout(0.1)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = srv.accept()
-            except TimeoutError:
-                continue
-            with conn:
-                while data := conn.recv(4096):
-                    conn.sendall(data)
-
-    t = threading.Thread(target=serve, daemon=True)
-    t.start()
-    yield srv.getsockname()[1]
-    stop.set()
-    t.join()
-    srv.close()
-
-
-def echo_through(port: int, payload: bytes = b"ping") -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
-        c.sendall(payload)
-        c.shutdown(socket.SHUT_WR)
-        chunks = []
-        while data := c.recv(4096):
-            chunks.append(data)
-        return b"".join(chunks)
-
-
-def closed_at_once(port: int) -> bool:
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
-        try:
-            return c.recv(4096) == b""
-        except ConnectionResetError:
-            return True
-
+from selftests.sshd_support import (  # noqa: F401  (fixtures are found by name)
+    client_key_fixture,
+    echo_server,
+    fake_node,
+    host_fixture,
+    make_host,
+    pkey,
+    sshd_fixture,
+    wait_for,
+    workdir_fixture,
+)
+from twin.sshd import Sshd, generate_ed25519
 
 # -- commands ------------------------------------------------------------------------------
 
@@ -207,8 +98,8 @@ def test_wrong_pinned_key_is_refused_naming_both_fingerprints(
     h = make_host(sshd, client_key[0], known_host_key=other)
     with pytest.raises(HostKeyMismatch) as e:
         h.connect(5)
-    seen = fingerprint(_pkey(sshd.host_public_key))
-    assert seen in str(e.value) and fingerprint(_pkey(other)) in str(e.value)
+    seen = fingerprint(pkey(sshd.host_public_key))
+    assert seen in str(e.value) and fingerprint(pkey(other)) in str(e.value)
     assert "ssh-keygen -R" in str(e.value)
 
 
@@ -223,7 +114,7 @@ def test_unknown_key_in_empty_known_hosts_is_refused(
         h.connect(10)
     assert time.monotonic() - start < 2, "a host-key refusal must not be retried"
     assert str(known_hosts) in str(e.value)
-    assert fingerprint(_pkey(sshd.host_public_key)) in str(e.value)
+    assert fingerprint(pkey(sshd.host_public_key)) in str(e.value)
 
 
 def test_key_from_known_hosts_file_is_accepted(
@@ -244,7 +135,7 @@ def test_insecure_mode_warns_with_the_fingerprint(
         h.connect(5)
     h.close()
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert any(fingerprint(_pkey(sshd.host_public_key)) in w for w in warnings), warnings
+    assert any(fingerprint(pkey(sshd.host_public_key)) in w for w in warnings), warnings
 
 
 def test_bad_pinned_key_is_refused_before_connecting(client_key: tuple[Path, str]) -> None:
@@ -253,8 +144,7 @@ def test_bad_pinned_key_is_refused_before_connecting(client_key: tuple[Path, str
 
 
 def test_refused_port_is_unreachable_within_the_deadline(client_key: tuple[Path, str]) -> None:
-    with reserved_port() as s:
-        port = s.getsockname()[1]
+    with echo_server() as (port, _):
         h = SshHost("127.0.0.1", port, "root", str(client_key[0]), known_host_key=client_key[1])
         start = time.monotonic()
         with pytest.raises(HostUnreachable) as e:
@@ -319,37 +209,8 @@ def test_sshd_restart_between_commands_reconnects(host: SshHost, sshd: Sshd) -> 
     assert host.stats.reconnects == 1
 
 
-def test_forward_survives_drops_and_refusals(host: SshHost, sshd: Sshd, echo_server: int) -> None:
-    with host.forward(echo_server) as port:
-        assert echo_through(port, b"one") == b"one"
-        sshd.drop_sessions()
-        assert echo_through(port, b"two") == b"two"
-        assert host.stats.reconnects == 1
-    with reserved_port() as s, host.forward(s.getsockname()[1]) as port:
-        assert closed_at_once(port), "a refused remote port must close that client"
-        s.listen()
-        server = threading.Thread(target=lambda: _echo_once(s))
-        server.start()
-        assert echo_through(port, b"three") == b"three"
-        server.join()
-    assert host.run("echo still").ok
-
-
-def test_forward_stops_its_threads(host: SshHost, echo_server: int) -> None:
-    before = threading.active_count()
-    with (
-        host.forward(echo_server) as port,
-        socket.create_connection(("127.0.0.1", port), timeout=5) as idle,
-    ):
-        idle.sendall(b"x")
-        assert idle.recv(1) == b"x"
-    wait_for(lambda: threading.active_count() <= before, timeout=2)
-    with pytest.raises(OSError):
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-
-
 def test_reboot_waits_for_a_new_boot_id(workdir: Path, client_key: tuple[Path, str]) -> None:
-    server, state = _fake_node(workdir, client_key[1])
+    server, state = fake_node(workdir, client_key[1])
     with server:
         h = make_host(server, client_key[0])
 
@@ -368,47 +229,10 @@ def test_reboot_waits_for_a_new_boot_id(workdir: Path, client_key: tuple[Path, s
 
 
 def test_reboot_that_never_happens_is_an_error(workdir: Path, client_key: tuple[Path, str]) -> None:
-    server, state = _fake_node(workdir, client_key[1])
+    server, state = fake_node(workdir, client_key[1])
     (state / "ignore-reboot").touch()
     with server:
         h = make_host(server, client_key[0])
         with pytest.raises(HostError, match="did not reboot: boot id still boot-1"):
             h.reboot(timeout=1.5)
         h.close()
-
-
-# -- the sshd launcher itself --------------------------------------------------------------
-
-
-def test_sshd_stop_leaves_no_process(sshd: Sshd, host: SshHost, workdir: Path) -> None:
-    pid_file = workdir / "bg.pid"
-    host.run(f"sleep 30 </dev/null >/dev/null 2>&1 & echo $! > {pid_file}", timeout=5)
-    sleeper = int(pid_file.read_text())
-    listener = sshd.pid
-    assert listener and os.path.exists(f"/proc/{sleeper}")
-    sshd.stop()
-    sshd.stop()
-    assert not os.path.exists(f"/proc/{sleeper}") and not os.path.exists(f"/proc/{listener}")
-    assert sshd.pid is None and sshd.drop_sessions() == 0
-
-
-def _fake_node(workdir: Path, public_key: str) -> tuple[Sshd, Path]:
-    state = workdir / "state"
-    state.mkdir()
-    (state / "boot_id").write_text("boot-1\n")
-    script = workdir / "fake-node.sh"
-    script.write_text(FAKE_REBOOT)
-    script.chmod(0o755)
-    server = make_sshd(workdir, public_key, force_command=str(script), STATE=str(state))
-    return server, state
-
-
-def _echo_once(listener: socket.socket) -> None:
-    conn, _ = listener.accept()
-    with conn:
-        while data := conn.recv(4096):
-            conn.sendall(data)
-
-
-def _pkey(line: str) -> paramiko.PKey:
-    return paramiko.Ed25519Key(data=base64.b64decode(line.split()[1]))

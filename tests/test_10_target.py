@@ -5,7 +5,7 @@ import pytest
 from fixtures import parsers
 from fixtures.probes import gather
 
-pytestmark = [pytest.mark.target, pytest.mark.order(10)]
+pytestmark = [pytest.mark.akri, pytest.mark.target, pytest.mark.order(10)]
 
 
 def test_target_reachable(node, settings, versions):

@@ -5,7 +5,7 @@ import pytest
 from fixtures import names, parsers
 from fixtures.probes import assert_installed, gather
 
-pytestmark = [pytest.mark.v4l2loopback, pytest.mark.order(20),
+pytestmark = [pytest.mark.akri, pytest.mark.v4l2loopback, pytest.mark.order(20),
               pytest.mark.prereq("test_target_reachable")]
 MINIMUM = "0.12.5"
 

@@ -7,7 +7,7 @@ from fixtures.probes import assert_installed, gather
 from fixtures.steps import feeder_states
 from fixtures.waits import wait_until
 
-pytestmark = [pytest.mark.gstreamer, pytest.mark.order(30),
+pytestmark = [pytest.mark.akri, pytest.mark.gstreamer, pytest.mark.order(30),
               pytest.mark.prereq("test_v4l2loopback_version", "test_video_devices")]
 
 

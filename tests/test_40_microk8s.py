@@ -7,7 +7,7 @@ from fixtures.kstate import pods_summary
 from fixtures.kwaits import wait_for
 from fixtures.probes import assert_installed, gather
 
-pytestmark = [pytest.mark.microk8s, pytest.mark.order(40),
+pytestmark = [pytest.mark.akri, pytest.mark.microk8s, pytest.mark.order(40),
               pytest.mark.prereq("test_cameras_fed")]
 
 

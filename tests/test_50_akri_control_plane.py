@@ -9,7 +9,7 @@ from fixtures.kstate import pod_ready, pods_summary
 from fixtures.kwaits import wait_for
 from fixtures.probes import assert_installed
 
-pytestmark = [pytest.mark.akri_control_plane, pytest.mark.order(50),
+pytestmark = [pytest.mark.akri, pytest.mark.akri_control_plane, pytest.mark.order(50),
               pytest.mark.prereq("test_node_ready", "test_microk8s_addons")]
 
 

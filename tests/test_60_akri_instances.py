@@ -14,7 +14,7 @@ from fixtures.kstate import (
 from fixtures.kwaits import WaitTimeout, wait_for
 from fixtures.session import node_name
 
-pytestmark = [pytest.mark.akri_instances, pytest.mark.order(60),
+pytestmark = [pytest.mark.akri, pytest.mark.akri_instances, pytest.mark.order(60),
               pytest.mark.prereq("test_akri_components_ready", "test_akri_configuration")]
 
 

@@ -14,7 +14,7 @@ from fixtures.kwaits import wait_for
 from fixtures.probes import assert_installed
 from fixtures.waits import wait_until
 
-pytestmark = [pytest.mark.streaming, pytest.mark.order(70),
+pytestmark = [pytest.mark.akri, pytest.mark.streaming, pytest.mark.order(70),
               pytest.mark.prereq("test_brokers_running", "test_configuration_service",
                                  "test_instance_services")]
 PARTS = 3
@@ -36,13 +36,13 @@ def test_streaming_app_available(kube, settings):
     """The Deployment is Available and its Service is a NodePort http 80 -> 5000."""
     def available(items):
         return any(any(c.type == "Available" and c.status == "True"
-                       for c in (d.status.conditions or [])) for d in items)
+                       for c in (d.status and d.status.conditions or [])) for d in items)
 
     def describe(items):
         pods = kube.call(kube.core.list_namespaced_pod, names.NAMESPACE,
                          label_selector=f"app={names.APP}").items
         conds = [f"{c.type}={c.status} ({c.reason})" for d in items for c in
-                 (d.status.conditions or [])]
+                 (d.status and d.status.conditions or [])]
         return f"deployment: {', '.join(conds) or 'no conditions'}; pods: {pods_summary(pods)}"
 
     wait_for(kube, kube.apps.list_namespaced_deployment, namespace=names.NAMESPACE,

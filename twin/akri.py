@@ -27,7 +27,7 @@ from twin.udev import UdevDevice, broker_behaviour, instance_hash, rule_matches,
 __all__ = ["AkriModel", "UdevDevice", "instance_hash"]
 
 log = logging.getLogger(__name__)
-REMOVAL_DELAY = 1.0  # seconds until the agent drops the Instance of a vanished device
+REMOVAL_DELAY = 0.5  # seconds until the agent drops the Instance of a vanished device
 RETRY_AFTER_ERROR = 0.5
 WATCHED = {"Pod", "Configuration", "Instance", "Service", "CustomResourceDefinition", "Node"}
 

@@ -76,12 +76,10 @@ class AkriController:
         with contextlib.suppress(NotFound):
             self._store.delete(kind, namespace, name)
 
-    def sync(self, configs: dict, instances: list[dict], now: float) -> list[dict]:
-        """Reconcile brokers and services; return the broker pods as they now are."""
+    def sync(self, configs: dict, instances: list[dict], now: float) -> None:
+        """Reconcile broker pods, then the services of the brokers that run."""
         self._sync_brokers(configs, instances, now)
-        brokers = self._list("Pod", "controller=akri.sh")
-        self._sync_services(configs, instances, brokers)
-        return brokers
+        self._sync_services(configs, instances, self._list("Pod", "controller=akri.sh"))
 
     def _sync_brokers(self, configs: dict, instances: list[dict], now: float) -> None:
         wanted: set[tuple[str, str]] = set()
@@ -96,7 +94,7 @@ class AkriController:
             if self._store.get("Pod", namespace, pod_name) is not None:
                 continue
             if "slow-start" in self._faults:
-                due = self._first_seen.setdefault(name, now) + SLOW_START_DELAY
+                due = self.first_seen.setdefault(name, now) + SLOW_START_DELAY
                 if now < due:
                     self._wake_at(due)
                     continue

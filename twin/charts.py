@@ -16,7 +16,6 @@ from typing import Any
 import yaml
 
 REPO_URL = "https://project-akri.github.io/akri/"
-OLD_REPO_URL = "https://deislabs.github.io/akri/"
 DESCRIPTION = "A Helm chart for Akri"
 IMAGES = "ghcr.io/project-akri/akri"
 # Newest first, as `helm search repo --versions` lists them.

@@ -13,6 +13,8 @@ never become ready, so its Deployment never becomes Available).
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import heapq
 import itertools
 import logging
@@ -23,9 +25,10 @@ from collections.abc import Callable
 
 from twin import clusterobjects as objects
 from twin.controllers import Controllers
+from twin.endpoints import EndpointsController
 from twin.kubelet import Kubelet, PodUnavailable
-from twin.podstatus import PodBehaviour
 from twin.podenv import pod_environment
+from twin.podstatus import PodBehaviour
 from twin.recorder import EventRecorder
 from twin.store import Conflict, NotFound, ObjectStore
 
@@ -33,7 +36,7 @@ __all__ = ["NODE_NAME", "Cluster", "PodBehaviour", "PodUnavailable"]
 
 log = logging.getLogger(__name__)
 NODE_NAME = "akri-edge-twin"
-STREAMING_APP_LABEL = ("app", "akri-video-streaming-app")
+STREAMING_APP = "akri-video-streaming-app"  # value of the app's `app` label (akri-facts 3.1)
 RETRY_AFTER_ERROR = 0.2
 
 
@@ -48,6 +51,7 @@ class Cluster:
         self.faults = faults
         self.boot_id = str(uuid.uuid4())
         self._lock = threading.RLock()
+        self._pass_lock = threading.RLock()  # held while a reconcile pass writes
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -62,6 +66,7 @@ class Cluster:
         self.recorder = EventRecorder(store, node_name)
         self.kubelet = Kubelet(store, self.recorder, node_name, self._behaviour_for)
         self.controllers = Controllers(store, self.recorder, node_name)
+        self.endpoints = EndpointsController(store)
         store.subscribe(self._on_change)
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -92,6 +97,9 @@ class Cluster:
             if running == self._running:
                 return
             self._running = running
+        if not running:
+            with self._pass_lock:
+                pass  # a pass already under way finishes before MicroK8s counts as down
         stamp = objects.now()
 
         def flip(node: dict) -> None:
@@ -179,10 +187,8 @@ class Cluster:
             self._addons.discard(name)
         if name == "dns":
             for obj in objects.coredns():
-                try:
+                with contextlib.suppress(NotFound):
                     self.store.delete(obj["kind"], "kube-system", obj["metadata"]["name"])
-                except NotFound:
-                    pass
 
     def addon_enabled(self, name: str) -> bool:
         """Whether an addon is enabled."""
@@ -197,14 +203,16 @@ class Cluster:
         """The environment a process started in the container sees (`printenv`)."""
         pod, rec, c, cname = self.kubelet.container_of(namespace, name, container)
         if c is None or c.state != "running":
-            raise PodUnavailable("BadRequest", f'container not found ("{cname}")')
-        services = self.store.list("Service", namespace)[0]
-        if namespace != "default":
-            services += [
-                s
-                for s in self.store.list("Service", "default")[0]
-                if s["metadata"]["name"] == "kubernetes"
-            ]
+            raise PodUnavailable(f'container not found ("{cname}")')
+        # the kubelet writes service variables when the container starts, not later
+        services = [
+            svc
+            for svc in self.store.list("Service", namespace)[0]
+            if svc["metadata"].get("creationTimestamp", "") <= c.started_at
+        ]
+        master = self.store.get("Service", "default", "kubernetes")
+        if namespace != "default" and master is not None:
+            services.append(master)
         return pod_environment(self.store, pod, cname, services, rec.behaviour.env or {})
 
     # --- internals ---------------------------------------------------------------------------
@@ -215,13 +223,8 @@ class Cluster:
         behaviour = next((b for b in (fn(pod) for fn in choosers) if b is not None), None)
         behaviour = behaviour or PodBehaviour()
         labels = pod["metadata"].get("labels") or {}
-        if (
-            "app-not-ready" in self.faults
-            and labels.get(STREAMING_APP_LABEL[0]) == (STREAMING_APP_LABEL[1])
-        ):
-            behaviour = PodBehaviour(
-                behaviour.ready_after, None, True, behaviour.logs, behaviour.env
-            )
+        if "app-not-ready" in self.faults and labels.get("app") == STREAMING_APP:
+            behaviour = dataclasses.replace(behaviour, never_ready=True)
         return behaviour
 
     def _on_change(self, event_type: str, obj: dict) -> None:
@@ -244,17 +247,19 @@ class Cluster:
                 dues = [self._timers[0][0]] if self._timers else []
                 if self._kubelet_due is not None:
                     dues.append(self._kubelet_due)
-            due = min(dues, default=None)
+                # while MicroK8s is down, modelled delays wait for it to come back
+                due = min(dues, default=None) if self._running else None
             timeout = None if due is None else max(0.0, due - time.monotonic())
             self._wake.wait(timeout)
             self._wake.clear()
             if self._stopping.is_set():
                 return
-            if not self.is_running():
-                continue
-            for fn in self._due_timers():
-                self._guarded(fn)
-            self._guarded(self._pass)
+            with self._pass_lock:
+                if not self.is_running():
+                    continue
+                for fn in self._due_timers():
+                    self._guarded(fn)
+                self._guarded(self._pass)
 
     def _due_timers(self) -> list[Callable[[], None]]:
         clock, due = time.monotonic(), []
@@ -268,8 +273,11 @@ class Cluster:
     def _guarded(self, fn: Callable[[], None]) -> None:
         try:
             fn()
+        except (Conflict, NotFound) as exc:
+            # a race with another writer (an object changed or went away): just go again
+            log.debug("cluster reconcile raced another writer (%s); retrying", exc)
+            self._at(time.monotonic() + RETRY_AFTER_ERROR, None)
         except Exception:
-            # a race with another writer: retry the whole pass shortly instead of dying
             log.exception("cluster reconcile step failed; retrying")
             self._at(time.monotonic() + RETRY_AFTER_ERROR, None)
 
@@ -285,7 +293,7 @@ class Cluster:
         with self._lock:
             self._kubelet_due = deadline
         self.controllers.sync_statuses()
-        self.controllers.sync_endpoints()
+        self.endpoints.sync_endpoints()
 
     def _patch_node(self, fn: Callable[[dict], None]) -> None:
         try:
@@ -297,7 +305,5 @@ class Cluster:
         for obj in fresh:
             meta = obj["metadata"]
             if self.store.get(obj["kind"], meta.get("namespace"), meta["name"]) is None:
-                try:
+                with contextlib.suppress(Conflict):
                     self.store.create(obj)
-                except Conflict:
-                    pass

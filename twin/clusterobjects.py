@@ -64,20 +64,6 @@ def owned_by(obj: dict, owner: dict) -> bool:
     return any(ref.get("uid") == uid for ref in refs)
 
 
-def selector_string(selector: dict | None) -> str:
-    """A LabelSelector (matchLabels + matchExpressions) as a label-selector string."""
-    selector = selector or {}
-    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr["key"], expr["operator"], ",".join(expr.get("values") or [])
-        parts.append(
-            {"In": f"{key} in ({values})", "NotIn": f"{key} notin ({values})", "Exists": key}.get(
-                op, f"!{key}"
-            )
-        )
-    return ",".join(parts)
-
-
 def labels_string(labels: dict[str, str]) -> str:
     """A Service-style selector map as a label-selector string."""
     return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))

@@ -5,18 +5,16 @@ it should hold and writes only the difference. A Deployment owns one ReplicaSet 
 template (`<name>-<pod-template-hash>`), scaled to the desired replicas while older ones go to
 zero; a ReplicaSet owns pods `<rs>-<5 chars>`; a DaemonSet owns one pod `<name>-<5 chars>` on
 the node. The garbage collector deletes objects whose owners are all gone (matched by uid, as
-the API server does), and the endpoints controller keeps one Endpoints object per selector
-Service with ready pods in `addresses` and the others in `notReadyAddresses`.
+the API server does). Endpoints live in `twin.endpoints`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
-import logging
 
 from twin.clusterobjects import (
     default_service_account,
-    labels_string,
     owned_by,
     owner_ref,
     suffix,
@@ -26,7 +24,6 @@ from twin.recorder import EventRecorder
 from twin.statuses import daemonset_status, deployment_status, pod_ready, replicaset_status
 from twin.store import Conflict, NotFound, ObjectStore
 
-log = logging.getLogger(__name__)
 GC_KINDS = ("Pod", "ReplicaSet", "Service", "Endpoints", "ConfigMap", "Secret", "Job", "Instance")
 
 
@@ -71,10 +68,8 @@ class Controllers:
             if (ns.get("status") or {}).get("phase") != "Active":
                 self._write_status(ns, {"phase": "Active"})
             if self.store.get("ServiceAccount", name, "default") is None:
-                try:
+                with contextlib.suppress(Conflict):
                     self.store.create(default_service_account(name))
-                except Conflict:
-                    pass
         for name in list(purged):
             for res in self._namespaced_resources():
                 for obj in self.store.list(res, name)[0]:
@@ -100,7 +95,7 @@ class Controllers:
     def _owner_alive(self, obj: dict, ref: dict) -> bool:
         res = self.store.resource(ref.get("kind", ""))
         if res is None:
-            return False
+            return True  # an owner kind that is not served cannot be checked: keep, as the GC does
         owner = self.store.get(res.kind, obj["metadata"].get("namespace"), ref.get("name", ""))
         return owner is not None and ref.get("uid") in (None, owner["metadata"]["uid"])
 
@@ -278,102 +273,6 @@ class Controllers:
         for ds in self.store.list("DaemonSet")[0]:
             desired = 1 if node is not None and self._fits_node(ds, node) else 0
             self._write_status(ds, daemonset_status(ds, self._owned("Pod", ds), desired))
-
-    # --- endpoints ---------------------------------------------------------------------------
-
-    def sync_endpoints(self) -> None:
-        """One Endpoints object per Service with a selector; orphans removed."""
-        services = {}
-        for svc in self.store.list("Service")[0]:
-            services[(svc["metadata"]["namespace"], svc["metadata"]["name"])] = svc
-            if svc["spec"].get("selector"):
-                self._sync_service_endpoints(svc)
-        for ep in self.store.list("Endpoints")[0]:
-            key = (ep["metadata"]["namespace"], ep["metadata"]["name"])
-            if key not in services:
-                self._delete("Endpoints", *key)
-
-    def _sync_service_endpoints(self, svc: dict) -> None:
-        meta = svc["metadata"]
-        selector = labels_string(svc["spec"]["selector"])
-        pods = [
-            p
-            for p in self.store.list("Pod", meta["namespace"], label_selector=selector)[0]
-            if (p.get("status") or {}).get("podIP") and not p["metadata"].get("deletionTimestamp")
-        ]
-        subset: dict = {}
-        for kind, ready in (("addresses", True), ("notReadyAddresses", False)):
-            chosen = sorted(
-                (p for p in pods if pod_ready(p) == ready), key=lambda p: p["status"]["podIP"]
-            )
-            if chosen:
-                subset[kind] = [_address(p) for p in chosen]
-        ports = [_endpoint_port(port, pods) for port in svc["spec"].get("ports") or []]
-        if subset and any(ports):
-            subset["ports"] = [p for p in ports if p]
-        endpoints = {
-            "apiVersion": "v1",
-            "kind": "Endpoints",
-            "metadata": {
-                "name": meta["name"],
-                "namespace": meta["namespace"],
-                "labels": dict(meta.get("labels") or {}),
-            },
-        }
-        if subset:
-            endpoints["subsets"] = [subset]
-        current = self.store.get("Endpoints", meta["namespace"], meta["name"])
-        if current is None:
-            try:
-                self.store.create(endpoints)
-            except Conflict:
-                pass
-            return
-        if (
-            current.get("subsets") != endpoints.get("subsets")
-            or current["metadata"].get("labels") != endpoints["metadata"]["labels"]
-        ):
-
-            def write(obj: dict) -> None:
-                obj["metadata"]["labels"] = endpoints["metadata"]["labels"]
-                obj.pop("subsets", None)
-                if subset:
-                    obj["subsets"] = endpoints["subsets"]
-
-            self.store.patch("Endpoints", meta["namespace"], meta["name"], write)
-
-
-def _address(pod: dict) -> dict:
-    meta = pod["metadata"]
-    return {
-        "ip": pod["status"]["podIP"],
-        "nodeName": pod["spec"].get("nodeName"),
-        "targetRef": {
-            "kind": "Pod",
-            "namespace": meta["namespace"],
-            "name": meta["name"],
-            "uid": meta["uid"],
-        },
-    }
-
-
-def _endpoint_port(port: dict, pods: list[dict]) -> dict | None:
-    target = port.get("targetPort", port.get("port"))
-    if isinstance(target, str) and not target.isdigit():
-        named = [
-            p.get("containerPort")
-            for pod in pods
-            for c in pod["spec"].get("containers", [])
-            for p in c.get("ports") or []
-            if p.get("name") == target
-        ]
-        if not named:
-            return None
-        target = named[0]
-    result = {"port": int(target), "protocol": port.get("protocol", "TCP")}
-    if port.get("name"):
-        result["name"] = port["name"]
-    return result
 
 
 def _defaulted_pod_spec(spec: dict) -> dict:

@@ -24,7 +24,7 @@ from pathlib import Path
 from twin import pki as twin_pki
 from twin.akri import AkriModel, UdevDevice
 from twin.appwatch import StreamingAppWatcher
-from twin.cluster import NODE_NAME, Cluster, PodBehaviour
+from twin.cluster import NODE_NAME, Cluster
 from twin.feeders import FeederManager
 from twin.helm import Helm
 from twin.kubeapi import KubeApiServer
@@ -38,7 +38,7 @@ from twin.tools.snap import channel_minor
 
 log = logging.getLogger("twin")
 HERE = Path(__file__).resolve().parent
-SHELL = f"/usr/bin/unshare --mount --propagation private /usr/bin/python3 -I -S {HERE / 'shell.py'}"
+SHELL = f"/usr/bin/unshare --mount --propagation private /usr/bin/python3 -IS {HERE / 'shell.py'}"
 BOOT_SECONDS = 1.0
 MICROK8S_START_SECONDS = 1.0
 
@@ -56,7 +56,7 @@ class NodeDaemon:
         self.api = KubeApiServer(self.store, self.pki, faults=faults)
         self.cluster = Cluster(self.store, NODE_NAME, faults)
         self.akri = AkriModel(self.store, self.cluster, NODE_NAME, self.udev_devices, faults)
-        self.helm = Helm(self.store, faults)
+        self.helm = Helm(self.store, faults, reachable=self.cluster.is_running)
         self.kubectl = Kubectl(self.store, self.cluster)
         self.app = StreamingAppWatcher(self.store, self.akri, self.node.device, faults)
         self.snap: dict | None = None
@@ -67,7 +67,8 @@ class NodeDaemon:
         self.sshd: Sshd | None = None
         self._timers: list[threading.Timer] = []
         self.api_port = 0
-        self.cluster.add_pod_behaviour(self._app_behaviour)
+        self.api.pod_log = self.cluster.pod_log
+        self.kubectl.kubeconfig = self.kubeconfig
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> dict:
@@ -78,6 +79,8 @@ class NodeDaemon:
         self.rpc = _RpcServer(str(self.dir / "node.sock"), self)
         threading.Thread(target=self.rpc.serve_forever, name="twin-rpc", daemon=True).start()
         user = getpass.getuser()
+        # the node user's home: the machine's own ~/.bashrc would run on every SSH command
+        (self.dir / "home").mkdir(exist_ok=True)
         client_pub = generate_ed25519(self.dir / "client_ed25519", "akri-conformance-twin")
         self.sshd = Sshd(
             SshdConfig(
@@ -85,7 +88,7 @@ class NodeDaemon:
                 user=user,
                 authorized_keys=[client_pub],
                 force_command=SHELL,
-                set_env={"TWIN_STATE": str(self.dir)},
+                set_env={"TWIN_STATE": str(self.dir), "HOME": str(self.dir / "home")},
             )
         )
         self.sshd.start()
@@ -108,6 +111,7 @@ class NodeDaemon:
             self.sshd.stop()
         self.feeders.stop_all()
         self.app.stop()
+        self.kubectl.close()
         self.akri.stop()
         self.cluster.stop()
         self.api.stop()
@@ -127,7 +131,7 @@ class NodeDaemon:
         for name in self.tools:
             path = bindir / name
             path.write_text(
-                f"#!/usr/bin/python3 -I -S\nimport sys\nsys.path.insert(0, "
+                f"#!/usr/bin/python3 -IS\nimport sys\nsys.path.insert(0, "
                 f"{str(HERE)!r})\nfrom shim import main\nmain({name!r})\n"
             )
             path.chmod(0o755)
@@ -206,12 +210,6 @@ class NodeDaemon:
         """Lines of the kubelite journal."""
         state = "Started" if self.microk8s_ready.is_set() else "Waiting for"
         return f"microk8s.daemon-kubelite[1234]: {state} kubelite services\n"
-
-    def _app_behaviour(self, pod: dict) -> PodBehaviour | None:
-        labels = pod.get("metadata", {}).get("labels", {})
-        if "app-not-ready" in self.faults and labels.get("app") == "akri-video-streaming-app":
-            return PodBehaviour(never_ready=True)
-        return None
 
     # -- reboot -----------------------------------------------------------------------------------
     def reboot(self) -> None:

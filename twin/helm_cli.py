@@ -200,7 +200,9 @@ class Release:
 
     def as_dict(self) -> dict[str, Any]:
         """`helm status -o json`: the release object."""
-        deployed = _go_time(self.updated)
+        # Go marshals time.Time as RFC 3339 in JSON (`helm list` prints time.String instead).
+        nanos = int((self.updated % 1) * 1e9)
+        deployed = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(self.updated)) + f".{nanos:09d}Z"
         meta = {
             "name": self.chart.name,
             "version": self.chart.version,

@@ -155,8 +155,9 @@ def _select(values: list[Any], inner: str, root: Any) -> list[Any]:
         if m[4] is not None:
             return [c for c in items if evaluate(m[4], c, root)]
         right = _literal(m[3])
-        return [c for c in items for left in evaluate(m[1], c, root)[:1]
-                if _compare(left, m[2], right)]
+        return [
+            c for c in items for left in evaluate(m[1], c, root)[:1] if _compare(left, m[2], right)
+        ]
     out = []
     for part in inner.split(","):
         part = part.strip()

@@ -312,8 +312,9 @@ class _Handler(BaseHTTPRequestHandler):
             for etype, obj in events:
                 self._chunk({"type": etype, "object": obj})
         except Gone as exc:
-            expired = status_body(410, "Expired", str(exc))
-            self._chunk({"type": "ERROR", "object": expired})
+            self._chunk({"type": "ERROR", "object": status_body(410, "Expired", str(exc))})
+        except NotFound as exc:  # the CRD went away between routing and the first event
+            self._chunk({"type": "ERROR", "object": status_body(404, "NotFound", str(exc))})
         self.wfile.write(b"0\r\n\r\n")
 
     def _chunk(self, event: dict) -> None:

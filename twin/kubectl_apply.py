@@ -47,7 +47,7 @@ def read_documents(filename: str, stdin: bytes) -> tuple[str, list[dict]]:
     try:
         docs = [d for d in yaml.safe_load_all(text) if d]
     except yaml.YAMLError as exc:
-        raise ValueError(f'error: error parsing {source}: {exc}') from exc
+        raise ValueError(f"error: error parsing {source}: {exc}") from exc
     flat: list[dict] = []
     for doc in docs:
         if not isinstance(doc, dict):
@@ -70,7 +70,17 @@ def _served(store: ObjectStore, ktype: KType, version: str) -> bool:
     return store.resource_for(ktype.group, version, ktype.plural) is not None
 
 
+_MERGE_KEYS = ("containerPort", "port", "name", "mountPath", "devicePath")
+
+
+def _merge_key(items: list) -> str | None:
+    if not items or not all(isinstance(i, dict) for i in items):
+        return None
+    return next((k for k in _MERGE_KEYS if all(k in i for i in items)), None)
+
+
 def _merge(current: object, new: object, last: object) -> object:
+    """Three-way merge: maps key by key, lists of named items (containers, env, ports) by key."""
     if isinstance(current, dict) and isinstance(new, dict):
         previous = last if isinstance(last, dict) else {}
         merged = dict(current)
@@ -80,6 +90,12 @@ def _merge(current: object, new: object, last: object) -> object:
             if key not in new:
                 merged.pop(key, None)
         return merged
+    if isinstance(current, list) and isinstance(new, list) and (key := _merge_key(new)):
+        old = {i.get(key): i for i in current if isinstance(i, dict)}
+        before = (
+            {i.get(key): i for i in last if isinstance(i, dict)} if isinstance(last, list) else {}
+        )
+        return [_merge(old.get(i[key]), i, before.get(i[key])) for i in new]
     return copy.deepcopy(new)
 
 
@@ -94,35 +110,45 @@ class ManifestRunner:
     def _prepare(self, doc: dict, source: str, result: Outcome) -> tuple[KType, str | None] | None:
         missing = [f"{f} not set" for f in ("apiVersion", "kind") if not doc.get(f)]
         if missing:
-            result.err.append(f'error: error validating "{source}": error validating data: '
-                              f"[{', '.join(missing)}]; if you choose to ignore these errors, "
-                              "turn validation off with --validate=false")
+            result.err.append(
+                f'error: error validating "{source}": error validating data: '
+                f"[{', '.join(missing)}]; if you choose to ignore these errors, "
+                "turn validation off with --validate=false"
+            )
             return None
         ktype = _type_of(self.store, doc)
         name = (doc.get("metadata") or {}).get("name")
         if ktype is None:
-            result.err.append(f'error: resource mapping not found for name: "{name}" namespace: '
-                              f'"" from "{source}": no matches for kind "{doc["kind"]}" in version '
-                              f'"{doc["apiVersion"]}"\nensure CRDs are installed first')
+            result.err.append(
+                f'error: resource mapping not found for name: "{name}" namespace: '
+                f'"" from "{source}": no matches for kind "{doc["kind"]}" in version '
+                f'"{doc["apiVersion"]}"\nensure CRDs are installed first'
+            )
             return None
         if not name:
-            result.err.append(f'error: error when retrieving current configuration from "{source}"'
-                              ": resource name may not be empty")
+            result.err.append(
+                f'error: error when retrieving current configuration from "{source}"'
+                ": resource name may not be empty"
+            )
             return None
         if not ktype.namespaced:
             doc["metadata"].pop("namespace", None)
             return ktype, None
         ns = doc["metadata"].get("namespace")
         if self.namespace and ns and ns != self.namespace:
-            result.err.append(f'error: the namespace from the provided object "{ns}" does not '
-                              f'match the namespace "{self.namespace}". You must pass '
-                              f"'--namespace={ns}' to perform this operation.")
+            result.err.append(
+                f'error: the namespace from the provided object "{ns}" does not '
+                f'match the namespace "{self.namespace}". You must pass '
+                f"'--namespace={ns}' to perform this operation."
+            )
             return None
         ns = ns or self.namespace or "default"
         doc["metadata"]["namespace"] = ns
         if self.store.get("Namespace", None, ns) is None:
-            result.err.append(f'Error from server (NotFound): error when creating "{source}": '
-                              f'namespaces "{ns}" not found')
+            result.err.append(
+                f'Error from server (NotFound): error when creating "{source}": '
+                f'namespaces "{ns}" not found'
+            )
             return None
         return ktype, ns
 
@@ -144,8 +170,10 @@ class ManifestRunner:
             ref = f"{ktype.ref}/{name}"
             current = self.store.get(ktype.kind, ns, name)
             if create_only and current is not None:
-                result.err.append(f'Error from server (AlreadyExists): error when creating '
-                                  f'"{source}": {ktype.qualified} "{name}" already exists')
+                result.err.append(
+                    f"Error from server (AlreadyExists): error when creating "
+                    f'"{source}": {ktype.qualified} "{name}" already exists'
+                )
                 continue
             if not create_only:
                 applied = copy.deepcopy(doc)
@@ -192,8 +220,10 @@ class ManifestRunner:
                     raise NotFound(name)
             except NotFound:
                 if not ignore_not_found:
-                    result.err.append(f'Error from server (NotFound): error when deleting '
-                                      f'"{source}": {ktype.qualified} "{name}" not found')
+                    result.err.append(
+                        f"Error from server (NotFound): error when deleting "
+                        f'"{source}": {ktype.qualified} "{name}" not found'
+                    )
                 continue
             result.out.append(f'{ktype.ref} "{name}" deleted{self._suffix()}')
         return result

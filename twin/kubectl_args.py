@@ -10,26 +10,73 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 _VALUE = {
-    "-n": "namespace", "--namespace": "namespace", "-o": "output", "--output": "output",
-    "-l": "selector", "--selector": "selector", "--field-selector": "field_selector",
-    "-c": "container", "--container": "container", "--tail": "tail", "--for": "for",
-    "--timeout": "timeout", "--sort-by": "sort_by", "-f": "filename", "--filename": "filename",
-    "--replicas": "replicas", "--dry-run": "dry_run",
+    "-n": "namespace",
+    "--namespace": "namespace",
+    "-o": "output",
+    "--output": "output",
+    "-l": "selector",
+    "--selector": "selector",
+    "--field-selector": "field_selector",
+    "-c": "container",
+    "--container": "container",
+    "--tail": "tail",
+    "--for": "for",
+    "--timeout": "timeout",
+    "--sort-by": "sort_by",
+    "-f": "filename",
+    "--filename": "filename",
+    "--replicas": "replicas",
+    "--dry-run": "dry_run",
     # accepted and ignored: connection and behaviour knobs that change nothing on the twin
-    "--kubeconfig": "", "--context": "", "--cluster": "", "--user": "", "--request-timeout": "",
-    "-v": "", "--v": "", "--since": "", "--grace-period": "", "--cascade": "",
-    "--field-manager": "", "--pod-running-timeout": "", "--validate": "", "--since-time": "",
+    "--kubeconfig": "",
+    "--context": "",
+    "--cluster": "",
+    "--user": "",
+    "--request-timeout": "",
+    "-v": "",
+    "--v": "",
+    "--since": "",
+    "--grace-period": "",
+    "--cascade": "",
+    "--field-manager": "",
+    "--pod-running-timeout": "",
+    "--validate": "",
+    "--since-time": "",
 }
 _BOOL = {
-    "-A": "all_namespaces", "--all-namespaces": "all_namespaces",
-    "--ignore-not-found": "ignore_not_found", "--all": "all", "--no-headers": "no_headers",
-    "--show-labels": "show_labels", "--raw": "raw", "--client": "client", "-w": "watch",
-    "--watch": "watch", "--all-containers": "all_containers", "-p": "previous",
-    "--previous": "previous", "--follow": "follow",
-    "-i": "", "-t": "", "-it": "", "-ti": "", "--stdin": "", "--tty": "", "--wait": "",
-    "--now": "", "--force": "", "--server-side": "", "--overwrite": "", "--minify": "",
-    "--timestamps": "", "-q": "", "--quiet": "", "--prefix": "", "--force-conflicts": "",
-    "--recursive": "", "-R": "",
+    "-A": "all_namespaces",
+    "--all-namespaces": "all_namespaces",
+    "--ignore-not-found": "ignore_not_found",
+    "--all": "all",
+    "--no-headers": "no_headers",
+    "--show-labels": "show_labels",
+    "--raw": "raw",
+    "--client": "client",
+    "-w": "watch",
+    "--watch": "watch",
+    "--all-containers": "all_containers",
+    "-p": "previous",
+    "--previous": "previous",
+    "--follow": "follow",
+    "-i": "",
+    "-t": "",
+    "-it": "",
+    "-ti": "",
+    "--stdin": "",
+    "--tty": "",
+    "--wait": "",
+    "--now": "",
+    "--force": "",
+    "--server-side": "",
+    "--overwrite": "",
+    "--minify": "",
+    "--timestamps": "",
+    "-q": "",
+    "--quiet": "",
+    "--prefix": "",
+    "--force-conflicts": "",
+    "--recursive": "",
+    "-R": "",
 }
 _OPTIONAL_VALUE = {"--dry-run": "client", "--validate": "true"}
 
@@ -84,8 +131,9 @@ def parse(argv: list[str]) -> Args:
                 args.flags[_BOOL[name]] = value.lower() != "false" if eq else True
             continue
         if name not in _VALUE:
-            raise UsageError(f"error: unknown flag: {name}\nSee 'kubectl {command} --help' "
-                             "for usage.")
+            raise UsageError(
+                f"error: unknown flag: {name}\nSee 'kubectl {command} --help' for usage."
+            )
         if not eq and name in _OPTIONAL_VALUE:
             value = _OPTIONAL_VALUE[name]
         elif not eq:

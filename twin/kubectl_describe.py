@@ -61,7 +61,9 @@ class _Out:
 
 
 def _pairs(mapping: dict | None, sep: str = "=") -> list[str]:
-    return [f"{k}{sep}{v}" for k, v in sorted((mapping or {}).items())]
+    # like kubectl, the client-side apply bookkeeping is not shown
+    hidden = "kubectl.kubernetes.io/last-applied-configuration"
+    return [f"{k}{sep}{v}" for k, v in sorted((mapping or {}).items()) if k != hidden]
 
 
 def _header(out: _Out, obj: dict) -> None:
@@ -80,14 +82,23 @@ def _events(out: _Out, store: ObjectStore, obj: dict) -> None:
         out.kv(0, "Events", NONE)
         return
     events.sort(key=lambda e: e.get("lastTimestamp") or "")
-    rows = [["Type", "Reason", "Age", "From", "Message"], ["----", "------", "----", "----",
-                                                          "-------"]]
+    rows = [
+        ["Type", "Reason", "Age", "From", "Message"],
+        ["----", "------", "----", "----", "-------"],
+    ]
     for e in events:
         when = age(e.get("lastTimestamp"))
         if int(e.get("count") or 1) > 1:
             when += f" (x{e['count']} over {age(e.get('firstTimestamp'))})"
-        rows.append([e.get("type", ""), e.get("reason", ""), when,
-                     e.get("source", {}).get("component", ""), e.get("message", "")])
+        rows.append(
+            [
+                e.get("type", ""),
+                e.get("reason", ""),
+                when,
+                e.get("source", {}).get("component", ""),
+                e.get("message", ""),
+            ]
+        )
     out.kv(0, "Events")
     out.text("\n".join("  " + line for line in tabulate(rows).rstrip("\n").split("\n")))
 
@@ -99,8 +110,13 @@ def _state(out: _Out, title: str, state: dict) -> None:
     name, detail = next(iter(state.items()))
     out.kv(2, title, name.capitalize())
     detail = detail or {}
-    for key, label in (("reason", "Reason"), ("message", "Message"), ("exitCode", "Exit Code"),
-                       ("startedAt", "Started"), ("finishedAt", "Finished")):
+    for key, label in (
+        ("reason", "Reason"),
+        ("message", "Message"),
+        ("exitCode", "Exit Code"),
+        ("startedAt", "Started"),
+        ("finishedAt", "Finished"),
+    ):
         if key in detail:
             value = _when(detail[key]) if key.endswith("At") else detail[key]
             out.kv(3, label, value)
@@ -151,8 +167,11 @@ def _describe_pod(out: _Out, pod: dict) -> None:
     out.kv(0, "Start Time", _when(status.get("startTime")))
     out.kv(0, "Labels", _pairs(pod["metadata"].get("labels")))
     out.kv(0, "Annotations", _pairs(pod["metadata"].get("annotations"), ": "))
-    out.kv(0, "Status", pod_phase_text(pod) if status.get("phase") == "Pending" else
-           status.get("phase", "Unknown"))
+    out.kv(
+        0,
+        "Status",
+        pod_phase_text(pod) if status.get("phase") == "Pending" else status.get("phase", "Unknown"),
+    )
     out.kv(0, "IP", status.get("podIP", ""))
     owners = pod["metadata"].get("ownerReferences") or []
     if owners:
@@ -166,8 +185,11 @@ def _describe_pod(out: _Out, pod: dict) -> None:
         out.text("\n".join("  " + line for line in tabulate(rows).rstrip("\n").split("\n")))
     out.kv(0, "QoS Class", status.get("qosClass", ""))
     out.kv(0, "Node-Selectors", _pairs(spec.get("nodeSelector")))
-    out.kv(0, "Tolerations", [f"{t.get('key')}:{t.get('effect', '')}"
-                              for t in spec.get("tolerations") or []])
+    out.kv(
+        0,
+        "Tolerations",
+        [f"{t.get('key')}:{t.get('effect', '')}" for t in spec.get("tolerations") or []],
+    )
 
 
 def _describe_node(out: _Out, node: dict) -> None:
@@ -178,8 +200,10 @@ def _describe_node(out: _Out, node: dict) -> None:
     out.kv(0, "Unschedulable", str(bool(node["spec"].get("unschedulable"))).lower())
     out.kv(0, "Conditions")
     rows = [["Type", "Status", "Reason", "Message"], ["----", "------", "------", "-------"]]
-    rows += [[c["type"], c["status"], c.get("reason", ""), c.get("message", "")]
-             for c in status.get("conditions") or []]
+    rows += [
+        [c["type"], c["status"], c.get("reason", ""), c.get("message", "")]
+        for c in status.get("conditions") or []
+    ]
     out.text("\n".join("  " + line for line in tabulate(rows).rstrip("\n").split("\n")))
     out.kv(0, "Addresses")
     for a in status.get("addresses") or []:
@@ -199,15 +223,21 @@ def _describe_workload(out: _Out, obj: dict, store: ObjectStore) -> None:
     out.kv(0, "Selector", ",".join(_pairs((spec.get("selector") or {}).get("matchLabels"))))
     if obj["kind"] == "Deployment":
         desired, available = spec.get("replicas", 1), status.get("availableReplicas", 0)
-        out.kv(0, "Replicas", f"{desired} desired | {status.get('updatedReplicas', 0)} updated | "
-               f"{status.get('replicas', 0)} total | {available} available | "
-               f"{status.get('unavailableReplicas', 0)} unavailable")
+        out.kv(
+            0,
+            "Replicas",
+            f"{desired} desired | {status.get('updatedReplicas', 0)} updated | "
+            f"{status.get('replicas', 0)} total | {available} available | "
+            f"{status.get('unavailableReplicas', 0)} unavailable",
+        )
         out.kv(0, "StrategyType", (spec.get("strategy") or {}).get("type", "RollingUpdate"))
     else:
-        for key, label in (("desiredNumberScheduled", "Desired Number of Nodes Scheduled"),
-                           ("currentNumberScheduled", "Current Number of Nodes Scheduled"),
-                           ("numberReady", "Number of Nodes Scheduled with Ready Pods"),
-                           ("numberMisscheduled", "Number of Nodes Misscheduled")):
+        for key, label in (
+            ("desiredNumberScheduled", "Desired Number of Nodes Scheduled"),
+            ("currentNumberScheduled", "Current Number of Nodes Scheduled"),
+            ("numberReady", "Number of Nodes Scheduled with Ready Pods"),
+            ("numberMisscheduled", "Number of Nodes Misscheduled"),
+        ):
             out.kv(0, label, status.get(key, 0))
     template = spec.get("template") or {}
     out.kv(0, "Pod Template")
@@ -235,9 +265,13 @@ def _describe_service(out: _Out, svc: dict, store: ObjectStore) -> None:
         out.kv(0, "TargetPort", f"{port.get('targetPort', port['port'])}/{proto}")
         if port.get("nodePort"):
             out.kv(0, "NodePort", f"{port.get('name') or '<unset>'}  {port['nodePort']}/{proto}")
-        ips = [f"{a['ip']}:{p['port']}" for s in ep.get("subsets") or []
-               for a in s.get("addresses") or [] for p in s.get("ports") or []
-               if p.get("name") == port.get("name")]
+        ips = [
+            f"{a['ip']}:{p['port']}"
+            for s in ep.get("subsets") or []
+            for a in s.get("addresses") or []
+            for p in s.get("ports") or []
+            if p.get("name") == port.get("name")
+        ]
         out.kv(0, "Endpoints", ",".join(ips))
 
 
@@ -281,8 +315,11 @@ def describe(obj: dict, store: ObjectStore) -> str:
         out.kv(0, "API Version", obj.get("apiVersion", ""))
         out.kv(0, "Kind", kind)
         rest = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")}
-        meta = {k: v for k, v in obj["metadata"].items()
-                if k not in ("name", "namespace", "labels", "annotations")}
+        meta = {
+            k: v
+            for k, v in obj["metadata"].items()
+            if k not in ("name", "namespace", "labels", "annotations")
+        }
         _generic(out, {"metadata": meta, **rest}, 0)
     _events(out, store, obj)
     return out.render()

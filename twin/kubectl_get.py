@@ -59,15 +59,19 @@ def _expand(store: ObjectStore, word: str) -> list[KType]:
 def find(store: ObjectStore, args: Args, words: list[str]) -> Found:
     """Resolve targets and fetch them (raises Failure for unusable arguments)."""
     if not words:
-        raise Failure("error: you must specify the type of resource to get. Use \"kubectl "
-                      'api-resources" for a complete list of supported resources.')
+        raise Failure(
+            'error: you must specify the type of resource to get. Use "kubectl '
+            'api-resources" for a complete list of supported resources.'
+        )
     wanted: list[tuple[KType, list[str]]] = []
     if "/" in words[0]:
         for word in words:
             kind, sep, name = word.partition("/")
             if not sep:
-                raise Failure("error: there is no need to specify a resource type as a separate "
-                              "argument when passing arguments in resource/name form")
+                raise Failure(
+                    "error: there is no need to specify a resource type as a separate "
+                    "argument when passing arguments in resource/name form"
+                )
             wanted.append((resolve(store, kind), [name]))
     else:
         for word in words[0].split(","):
@@ -89,8 +93,9 @@ def find(store: ObjectStore, args: Args, words: list[str]) -> Found:
                     objs.append(obj)
         else:
             try:
-                objs = store.list(ktype.kind, ns, args.get("selector"),
-                                  args.get("field_selector"))[0]
+                objs = store.list(ktype.kind, ns, args.get("selector"), args.get("field_selector"))[
+                    0
+                ]
             except ValueError as exc:
                 raise Failure(f"Error from server (BadRequest): {exc}") from exc
         groups.append((ktype, objs))
@@ -116,9 +121,12 @@ def _columns(store: ObjectStore, ktype: KType, args: Args) -> list | None:
         from twin.kubectl_print import COLUMNS
 
         base = columns if columns is not None else COLUMNS.get(ktype.kind, [])
-        labels = lambda o: ",".join(  # noqa: E731
-            f"{k}={v}" for k, v in (o["metadata"].get("labels") or {}).items()
-        ) or NONE
+
+        def labels(o):
+            return (
+                ",".join(f"{k}={v}" for k, v in (o["metadata"].get("labels") or {}).items()) or NONE
+            )
+
         columns = [*base, ("LABELS", labels, False)]
     return columns
 
@@ -133,30 +141,37 @@ def render_found(store: ObjectStore, args: Args, found: Found) -> str:
     if output == "yaml":
         return yaml.safe_dump(data, sort_keys=True, default_flow_style=False, allow_unicode=True)
     if output == "name":
-        return "".join(f"{t.ref}/{o['metadata']['name']}\n" for t, os_ in found.groups
-                       for o in os_)
+        return "".join(f"{t.ref}/{o['metadata']['name']}\n" for t, os_ in found.groups for o in os_)
     if output.startswith("jsonpath="):
         try:
-            return render(output[len("jsonpath="):].strip("'"), data)
+            return render(output[len("jsonpath=") :].strip("'"), data)
         except JsonPathError as exc:
             raise Failure(f"error: error parsing jsonpath {output[9:]}, {exc}") from exc
     if output.startswith("custom-columns="):
-        specs = [c.split(":", 1) for c in output[len("custom-columns="):].split(",")]
+        specs = [c.split(":", 1) for c in output[len("custom-columns=") :].split(",")]
         rows = [[h for h, _ in specs]] if not args.on("no_headers") else []
         rows += [[render(relaxed(p), o) or NONE for _, p in specs] for o in objs]
         return tabulate(rows)
     if output not in ("", "wide"):
-        raise Failure(f'error: unable to match a printer suitable for the output format '
-                      f'"{output}", allowed formats are: {FORMATS}')
+        raise Failure(
+            f"error: unable to match a printer suitable for the output format "
+            f'"{output}", allowed formats are: {FORMATS}'
+        )
     blocks = []
     several = len(found.groups) > 1
     for ktype, items in found.groups:
         if items:
-            blocks.append(table(ktype.kind, items, wide=output == "wide",
-                                namespaces=args.on("all_namespaces") and ktype.namespaced,
-                                headers=not args.on("no_headers"),
-                                columns=_columns(store, ktype, args),
-                                prefix=f"{ktype.ref}/" if several else ""))
+            blocks.append(
+                table(
+                    ktype.kind,
+                    items,
+                    wide=output == "wide",
+                    namespaces=args.on("all_namespaces") and ktype.namespaced,
+                    headers=not args.on("no_headers"),
+                    columns=_columns(store, ktype, args),
+                    prefix=f"{ktype.ref}/" if several else "",
+                )
+            )
     return "\n".join(blocks)
 
 
@@ -168,7 +183,8 @@ def get(store: ObjectStore, args: Args) -> tuple[int, str, str]:
     if sort_by := args.get("sort_by"):
         for _, objs in found.groups:
             objs.sort(key=lambda o: render(relaxed(sort_by), o))
-    out = render_found(store, args, found)
+    # a named object that does not exist prints only the error, even for -o json
+    out = render_found(store, args, found) if found.objects or not found.errors else ""
     err = "".join(e + "\n" for e in found.errors)
     if not found.objects and not found.errors and (args.get("output") or "") in ("", "wide"):
         err += nothing_found(args, found)

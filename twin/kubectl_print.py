@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from twin.jsonpath import render, relaxed
+from twin.jsonpath import relaxed, render
 
 NONE = "<none>"
+UNNAMED = {"Event"}  # kubectl's event table has no NAME column
 Column = tuple[str, Callable[[dict], str], bool]  # header, cell, wide-only
 
 
@@ -227,8 +228,11 @@ COLUMNS: dict[str, list[Column]] = {
         ("LAST SEEN", lambda o: age(o.get("lastTimestamp") or o.get("eventTime")), False),
         ("TYPE", lambda o: o.get("type", ""), False),
         ("REASON", lambda o: o.get("reason", ""), False),
-        ("OBJECT", lambda o: f"{o['involvedObject']['kind'].lower()}/"
-                             f"{o['involvedObject']['name']}", False),
+        (
+            "OBJECT",
+            lambda o: f"{o['involvedObject']['kind'].lower()}/{o['involvedObject']['name']}",
+            False,
+        ),
         ("MESSAGE", lambda o: o.get("message", ""), False),
     ],
     "CustomResourceDefinition": [
@@ -241,8 +245,10 @@ COLUMNS: dict[str, list[Column]] = {
         ("DATA", lambda o: str(len(o.get("data") or {})), False),
         ("AGE", _age, False),
     ],
-    "ServiceAccount": [("SECRETS", lambda o: str(len(o.get("secrets") or [])), False),
-                       ("AGE", _age, False)],
+    "ServiceAccount": [
+        ("SECRETS", lambda o: str(len(o.get("secrets") or [])), False),
+        ("AGE", _age, False),
+    ],
 }
 
 
@@ -274,11 +280,15 @@ def table(
     """A `kubectl get` table for objects of one kind."""
     spec = columns if columns is not None else COLUMNS.get(kind, [("AGE", _age, False)])
     chosen = [(h, fn) for h, fn, only_wide in spec if wide or not only_wide]
-    heads = (["NAMESPACE"] if namespaces else []) + ["NAME"] + [h for h, _ in chosen]
+    named = kind not in UNNAMED
+    heads = (
+        (["NAMESPACE"] if namespaces else []) + (["NAME"] if named else []) + [h for h, _ in chosen]
+    )
     rows = [heads] if headers else []
     for obj in objs:
         row = [obj["metadata"].get("namespace", "")] if namespaces else []
-        row.append(prefix + obj["metadata"]["name"])
+        if named:
+            row.append(prefix + obj["metadata"]["name"])
         row += [fn(obj) for _, fn in chosen]
         rows.append(row)
     return tabulate(rows)
@@ -294,4 +304,3 @@ def tabulate(rows: list[list[str]]) -> str:
         cells = [c.ljust(max(widths[i] + 3, 6)) for i, c in enumerate(row[:-1])]
         lines.append("".join(cells) + row[-1])
     return "\n".join(lines) + "\n"
-

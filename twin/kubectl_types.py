@@ -77,8 +77,18 @@ def known_types(store: ObjectStore) -> list[KType]:
         res = store.resource(kind)
         if res is not None:
             cats = ("all",) if kind in ALL_CATEGORY else ()
-            found.append(KType(kind, res.plural, kind.lower(), res.group, res.version,
-                               res.namespaced, short, cats))
+            found.append(
+                KType(
+                    kind,
+                    res.plural,
+                    kind.lower(),
+                    res.group,
+                    res.version,
+                    res.namespaced,
+                    short,
+                    cats,
+                )
+            )
     for crd in store.list(CRD_KIND)[0]:
         names = crd["spec"].get("names") or {}
         res = store.resource(names.get("kind", ""))

@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 
 from twin.jsonpath import JsonPathError, render
+from twin.kubectl_args import Args
+from twin.kubectl_get import Failure, find
 from twin.kubectl_types import KType
 from twin.store import ObjectStore
 
@@ -27,8 +29,9 @@ def parse_duration(text: str) -> float:
         return float(text)
     parts = _DURATION.findall(text)
     if not parts or "".join(n + u for n, u in parts) != text.strip():
-        raise ValueError(f'invalid argument "{text}" for "--timeout" flag: time: invalid '
-                         f'duration "{text}"')
+        raise ValueError(
+            f'invalid argument "{text}" for "--timeout" flag: time: invalid duration "{text}"'
+        )
     scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
     return sum(float(n) * scale[u] for n, u in parts)
 
@@ -38,17 +41,20 @@ def condition_check(spec: str) -> Callable[[dict | None], bool]:
     if spec == "delete":
         return lambda obj: obj is None
     if spec.startswith("condition="):
-        ctype, _, want = spec[len("condition="):].partition("=")
+        ctype, _, want = spec[len("condition=") :].partition("=")
         want = want or "True"
 
         def has_condition(obj: dict | None) -> bool:
             conditions = ((obj or {}).get("status") or {}).get("conditions") or []
-            return any(c.get("type", "").lower() == ctype.lower()
-                       and str(c.get("status", "")).lower() == want.lower() for c in conditions)
+            return any(
+                c.get("type", "").lower() == ctype.lower()
+                and str(c.get("status", "")).lower() == want.lower()
+                for c in conditions
+            )
 
         return has_condition
     if spec.startswith("jsonpath="):
-        body = spec[len("jsonpath="):]
+        body = spec[len("jsonpath=") :]
         end = body.rfind("}")
         template, want = body[: end + 1].strip("'\""), body[end + 1 :].lstrip("'\"=")
         try:
@@ -101,14 +107,80 @@ def rollout_state(ktype: KType, obj: dict | None) -> tuple[bool, str]:
         have = status.get("numberAvailable", 0)
         if status.get("updatedNumberScheduled", 0) >= want and have >= want:
             return True, f'daemon set "{name}" successfully rolled out'
-        return False, (f'Waiting for daemon set "{name}" rollout to finish: {have} of {want} '
-                       "updated pods are available...")
+        return False, (
+            f'Waiting for daemon set "{name}" rollout to finish: {have} of {want} '
+            "updated pods are available..."
+        )
     want = spec.get("replicas", 1)
     updated, have = status.get("updatedReplicas", 0), status.get("availableReplicas", 0)
     if updated < want:
-        return False, (f'Waiting for deployment "{name}" rollout to finish: {updated} out of '
-                       f"{want} new replicas have been updated...")
+        return False, (
+            f'Waiting for deployment "{name}" rollout to finish: {updated} out of '
+            f"{want} new replicas have been updated..."
+        )
     if have < want:
-        return False, (f'Waiting for deployment "{name}" rollout to finish: {have} of {want} '
-                       "updated replicas are available...")
+        return False, (
+            f'Waiting for deployment "{name}" rollout to finish: {have} of {want} '
+            "updated replicas are available..."
+        )
     return True, f'deployment "{name}" successfully rolled out'
+
+
+def _timeout(args: Args, default: float) -> float:
+    text = args.get("timeout")
+    if text is None:
+        return default
+    try:
+        value = parse_duration(text)
+    except ValueError as exc:
+        raise Failure(f"error: {exc}") from exc
+    return value if value > 0 else FOREVER
+
+
+def wait_command(store: ObjectStore, waiter: Waiter, args: Args) -> tuple[int, str, str]:
+    """kubectl wait --for=... TARGETS [--timeout=30s]."""
+    spec = args.get("for")
+    if not spec:
+        raise Failure("error: --for must be specified")
+    try:
+        check = condition_check(spec)
+    except ValueError as exc:
+        raise Failure(str(exc)) from exc
+    found = find(store, args, args.positional)
+    if found.errors and spec != "delete":
+        raise Failure(found.errors[0])
+    targets = [(t, o["metadata"]) for t, objs in found.groups for o in objs]
+    if not targets and spec == "delete" and found.errors:
+        return 0, "", ""  # named objects that are already gone count as deleted
+    if not targets:
+        raise Failure("error: no matching resources found")
+    timeout, out = _timeout(args, 30.0), []
+    for ktype, meta in targets:
+
+        def met(t: KType = ktype, m: dict = meta) -> bool:
+            return check(store.get(t.kind, m.get("namespace"), m["name"]))
+
+        if not waiter.until(met, timeout):
+            message = f"error: timed out waiting for the condition on {ktype.plural}/{meta['name']}"
+            return 1, "".join(out), message + "\n"
+        out.append(f"{ktype.ref}/{meta['name']} condition met\n")
+    return 0, "".join(out), ""
+
+
+def rollout_command(store: ObjectStore, waiter: Waiter, args: Args) -> tuple[int, str, str]:
+    """kubectl rollout status TYPE/NAME [--timeout=...] (Deployments and DaemonSets)."""
+    if args.positional[:1] != ["status"] or len(args.positional) < 2:
+        raise Failure("error: only `rollout status TYPE/NAME` is supported")
+    found = find(store, args, args.positional[1:])
+    if found.errors or not found.objects:
+        raise Failure(found.errors[0] if found.errors else "error: no resources found")
+    ktype, meta = found.groups[0][0], found.objects[0]["metadata"]
+
+    def state() -> tuple[bool, str]:
+        return rollout_state(ktype, store.get(ktype.kind, meta["namespace"], meta["name"]))
+
+    done, message = state()
+    out = "" if done else message + "\n"
+    if not waiter.until(lambda: state()[0], _timeout(args, FOREVER)):
+        return 1, out, "error: timed out waiting for the condition\n"
+    return 0, out + state()[1] + "\n", ""

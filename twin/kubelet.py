@@ -11,7 +11,6 @@ Unschedulable, as the real scheduler reports it.
 
 from __future__ import annotations
 
-import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,19 +26,20 @@ from twin.podstatus import (
 from twin.recorder import EventRecorder
 from twin.store import NotFound, ObjectStore
 
-log = logging.getLogger(__name__)
-
 FIRST_RESTART = 0.2  # seconds between the first crash and the first restart (no back-off yet)
 MAX_BACKOFF = 8.0
 
 
-class PodUnavailable(LookupError):
-    """A pod's logs or environment cannot be read; `reason` is the API's (NotFound/BadRequest)."""
+class PodUnavailable(ValueError):
+    """A container's logs or environment cannot be read (the API server's 400 BadRequest)."""
 
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
+    reason = "BadRequest"
+
+
+class PodNotFound(PodUnavailable, NotFound):
+    """No such pod (the API server's 404 NotFound)."""
+
+    reason = "NotFound"
 
 
 @dataclass
@@ -270,21 +270,20 @@ class Kubelet:
     # --- reads -----------------------------------------------------------------------------
 
     def container_of(self, namespace: str, name: str, container: str | None) -> tuple:
-        """(pod, record, container record) or PodUnavailable like the API server would say."""
+        """(pod, record, container record, container name); PodUnavailable as the API says it."""
         pod = self.store.get("Pod", namespace, name)
         if pod is None:
-            raise PodUnavailable("NotFound", f'pods "{name}" not found')
+            raise PodNotFound(f'pods "{name}" not found')
         names = [c["name"] for c in pod["spec"].get("containers", [])]
         if container is None:
             if len(names) != 1:
                 raise PodUnavailable(
-                    "BadRequest",
                     f"a container name must be specified for pod {name}, choose one of: "
                     f"[{' '.join(names)}]",
                 )
             container = names[0]
         if container not in names:
-            raise PodUnavailable("BadRequest", f"container {container} is not valid for pod {name}")
+            raise PodUnavailable(f"container {container} is not valid for pod {name}")
         rec = self.records.get(pod["metadata"]["uid"])
         return pod, rec, (rec.containers.get(container) if rec else None), container
 
@@ -293,11 +292,10 @@ class Kubelet:
         _, rec, c, cname = self.container_of(namespace, name, container)
         if previous and (c is None or c.last_terminated is None):
             raise PodUnavailable(
-                "BadRequest", f'previous terminated container "{cname}" in pod "{name}" not found'
+                f'previous terminated container "{cname}" in pod "{name}" not found'
             )
         if c is None or not c.container_id:
             raise PodUnavailable(
-                "BadRequest",
                 f'container "{cname}" in pod "{name}" is waiting to start: ContainerCreating',
             )
         behaviour = rec.behaviour

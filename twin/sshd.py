@@ -69,6 +69,10 @@ class SshdError(RuntimeError):
     """sshd refused its configuration or did not come up."""
 
 
+class _BindFailed(SshdError):
+    pass
+
+
 class _NotReady(Exception):
     pass
 
@@ -114,7 +118,7 @@ class Sshd:
             try:
                 self._launch(_free_port())
                 return
-            except SshdError as e:
+            except _BindFailed as e:
                 # Another process may take the port between probing and sshd's bind.
                 last = e
                 self.port = 0
@@ -179,11 +183,15 @@ class Sshd:
 
         def probe() -> None:
             if proc.poll() is not None:
-                raise SshdError(f"sshd exited {proc.returncode} on port {port}: {self._log_tail()}")
+                tail = self._log_tail()
+                error = _BindFailed if "bind" in tail.lower() else SshdError
+                raise error(f"sshd exited {proc.returncode} on port {port}: {tail}")
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
                     if not s.recv(64).startswith(b"SSH-2.0"):
                         raise _NotReady("no SSH-2.0 banner")
+                    # Identify ourselves, or sshd logs every probe as an error.
+                    s.sendall(b"SSH-2.0-readiness-probe\r\n")
             except OSError as e:
                 raise _NotReady(str(e)) from e
 

@@ -90,6 +90,7 @@ def rule_matches(rule: str, device: UdevDevice) -> bool:
 
 
 def udev_rules(config: dict) -> list[str]:
+    """The `udevRules` of a udev Configuration's discoveryDetails (YAML text)."""
     try:
         details = yaml.safe_load(config["spec"]["discoveryHandler"].get("discoveryDetails") or "")
     except yaml.YAMLError:
