@@ -1,8 +1,8 @@
-"""Gating: dependents of a failed test are skipped at once, naming it; deselection does not block."""
+"""Gating: a failed test's dependents are skipped at once, naming it; deselection does not block."""
 
 import pytest
 
-TESTS = '''
+TESTS = """
 import pytest
 
 def test_a():
@@ -22,7 +22,7 @@ def test_d():
 @pytest.mark.prereq("test_d")
 def test_e():
     pass
-'''
+"""
 
 
 @pytest.fixture
@@ -35,10 +35,13 @@ def suite(pytester):
 def test_failed_prerequisite_skips_dependents_naming_it(suite):
     result = suite.runpytest_subprocess("-rs")
     result.assert_outcomes(passed=2, failed=1, skipped=2)
-    result.stdout.fnmatch_lines([
-        "*SKIPPED*prerequisite test_layers.py::test_a failed*",
-        "*SKIPPED*prerequisite test_layers.py::test_b was skipped (test_layers.py::test_a failed)*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*SKIPPED*prerequisite test_layers.py::test_a failed*",
+            "*SKIPPED*prerequisite test_layers.py::test_b was skipped "
+            "(test_layers.py::test_a failed)*",
+        ]
+    )
 
 
 def test_deselected_prerequisite_does_not_block(suite):

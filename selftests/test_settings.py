@@ -26,8 +26,11 @@ def suite(pytester):
         (["--twin-fault", "gremlins"], {}, "accepted: ssh-down, no-v4l2loopback"),
         (["--target", "ssh"], {}, "--target ssh needs --host"),
         (["--target", "ssh", "--host", "bad host!"], {}, "--host (AKRI_E2E_HOST)"),
-        (["--target", "ssh", "--host", "u@h", "--twin-fault", "ssh-down"], {},
-         "--twin-fault applies to --target twin only"),
+        (
+            ["--target", "ssh", "--host", "u@h", "--twin-fault", "ssh-down"],
+            {},
+            "--twin-fault applies to --target twin only",
+        ),
         (["--ssh-timeout", "-3"], {}, "--ssh-timeout"),
         (["--ssh-key", "/nonexistent/key"], {}, "existing private key"),
     ],
@@ -44,10 +47,24 @@ def test_defaults_are_pinned_and_documented(suite):
     result = suite.runpytest_subprocess("--help")
     text = result.stdout.str()
     assert "Akri on MicroK8s conformance suite" in text
-    for option in ("--target", "--host", "--ssh-user", "--ssh-key", "--ssh-port", "--ssh-timeout",
-                   "--ssh-host-key", "--install", "--cameras", "--microk8s-channel",
-                   "--akri-chart", "--akri-version", "--broker-image", "--streaming-app-image",
-                   "--reports-dir", "--twin-fault"):
+    for option in (
+        "--target",
+        "--host",
+        "--ssh-user",
+        "--ssh-key",
+        "--ssh-port",
+        "--ssh-timeout",
+        "--ssh-host-key",
+        "--install",
+        "--cameras",
+        "--microk8s-channel",
+        "--akri-chart",
+        "--akri-version",
+        "--broker-image",
+        "--streaming-app-image",
+        "--reports-dir",
+        "--twin-fault",
+    ):
         assert option in text
     assert "AKRI_E2E_MICROK8S_CHANNEL" in text
     assert "latest" not in text.split("--akri-version")[1].split("--broker-image")[0]

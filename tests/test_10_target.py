@@ -18,8 +18,15 @@ def test_target_reachable(node, settings, versions):
             f"(--ssh-timeout): {exc}",
             pytrace=False,
         )
-    facts = gather(node.host, {"kernel": "uname -r", "os": "cat /etc/os-release",
-                               "boot_id": "cat /proc/sys/kernel/random/boot_id"}, sudo=False)
+    facts = gather(
+        node.host,
+        {
+            "kernel": "uname -r",
+            "os": "cat /etc/os-release",
+            "boot_id": "cat /proc/sys/kernel/random/boot_id",
+        },
+        sudo=False,
+    )
     os_release = parsers.os_release(facts.out("os"))
     versions["kernel"] = facts.out("kernel").strip()
     versions["os"] = os_release.get("PRETTY_NAME", "unknown")

@@ -5,8 +5,12 @@ import pytest
 from fixtures import names, parsers
 from fixtures.probes import assert_installed, gather
 
-pytestmark = [pytest.mark.akri, pytest.mark.v4l2loopback, pytest.mark.order(20),
-              pytest.mark.prereq("test_target_reachable")]
+pytestmark = [
+    pytest.mark.akri,
+    pytest.mark.v4l2loopback,
+    pytest.mark.order(20),
+    pytest.mark.prereq("test_target_reachable"),
+]
 MINIMUM = "0.12.5"
 
 
@@ -91,7 +95,8 @@ def test_video_devices(facts, settings):
             problems.append(f"{path}: card label {label!r}, expected {names.card_label(n)!r}")
     assert not problems, (
         f"expected {settings.cameras} loopback camera(s) /dev/video1..{settings.cameras}:\n  "
-        + "\n  ".join(problems) + f"\n{facts.quote('stat')}"
+        + "\n  ".join(problems)
+        + f"\n{facts.quote('stat')}"
     )
 
 

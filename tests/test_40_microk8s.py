@@ -7,8 +7,12 @@ from fixtures.kstate import pods_summary
 from fixtures.kwaits import wait_for
 from fixtures.probes import assert_installed, gather
 
-pytestmark = [pytest.mark.akri, pytest.mark.microk8s, pytest.mark.order(40),
-              pytest.mark.prereq("test_cameras_fed")]
+pytestmark = [
+    pytest.mark.akri,
+    pytest.mark.microk8s,
+    pytest.mark.order(40),
+    pytest.mark.prereq("test_cameras_fed"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -18,12 +22,15 @@ def layer(installed):
 
 @pytest.fixture(scope="module")
 def facts(host, layer):
-    return gather(host, {
-        "status": "microk8s status --format yaml",
-        "snap": "snap list microk8s",
-        "args": f"cat {names.APISERVER_ARGS}",
-        "kubelet": f"readlink -f {names.KUBELET_LINK}",
-    })
+    return gather(
+        host,
+        {
+            "status": "microk8s status --format yaml",
+            "snap": "snap list microk8s",
+            "args": f"cat {names.APISERVER_ARGS}",
+            "kubelet": f"readlink -f {names.KUBELET_LINK}",
+        },
+    )
 
 
 def test_microk8s_install(layer, settings):
@@ -51,17 +58,32 @@ def test_microk8s_running(facts, settings, versions):
 @pytest.mark.prereq("test_microk8s_running")
 def test_node_ready(kube, settings, versions):
     """The single node reports Ready to the API server."""
+
     def ready(nodes):
         return bool(nodes) and all(
             any(c.type == "Ready" and c.status == "True" for c in n.status.conditions or [])
-            for n in nodes)
+            for n in nodes
+        )
 
     def describe(nodes):
-        return "; ".join(f"{n.metadata.name}: " + ", ".join(
-            f"{c.type}={c.status}" for c in n.status.conditions or []) for n in nodes) or "none"
+        return (
+            "; ".join(
+                f"{n.metadata.name}: "
+                + ", ".join(f"{c.type}={c.status}" for c in n.status.conditions or [])
+                for n in nodes
+            )
+            or "none"
+        )
 
-    nodes, _ = wait_for(kube, kube.core.list_node, namespace=None, condition=ready,
-                        describe=describe, what="node Ready", timeout=settings.ready_timeout)
+    nodes, _ = wait_for(
+        kube,
+        kube.core.list_node,
+        namespace=None,
+        condition=ready,
+        describe=describe,
+        what="node Ready",
+        timeout=settings.ready_timeout,
+    )
     versions["kubernetes"] = nodes[0].status.node_info.kubelet_version
 
 
@@ -78,17 +100,25 @@ def test_microk8s_addons(facts, kube, settings):
         f"expected --authorization-mode=RBAC,Node in {names.APISERVER_ARGS}, found {mode!r} "
         "(`microk8s status` shows rbac enabled regardless)"
     )
-    wait_for(kube, kube.core.list_namespaced_pod, namespace="kube-system",
-             label_selector="k8s-app=kube-dns",
-             condition=lambda pods: any(p.status.phase == "Running" for p in pods),
-             describe=pods_summary, what="CoreDNS running", timeout=settings.ready_timeout)
+    wait_for(
+        kube,
+        kube.core.list_namespaced_pod,
+        namespace="kube-system",
+        label_selector="k8s-app=kube-dns",
+        condition=lambda pods: any(p.status.phase == "Running" for p in pods),
+        describe=pods_summary,
+        what="CoreDNS running",
+        timeout=settings.ready_timeout,
+    )
 
 
 @pytest.mark.prereq("test_microk8s_running")
 def test_apiserver_allows_privileged(facts):
     """--allow-privileged=true (default since 1.19): udev brokers run privileged."""
     value = parsers.apiserver_args(facts.out("args")).get("--allow-privileged")
-    assert value == "true", f"expected --allow-privileged=true, found {value!r}\n{facts.quote('args')}"
+    assert value == "true", (
+        f"expected --allow-privileged=true, found {value!r}\n{facts.quote('args')}"
+    )
 
 
 @pytest.mark.prereq("test_microk8s_running")

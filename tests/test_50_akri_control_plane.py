@@ -9,8 +9,12 @@ from fixtures.kstate import pod_ready, pods_summary
 from fixtures.kwaits import wait_for
 from fixtures.probes import assert_installed
 
-pytestmark = [pytest.mark.akri, pytest.mark.akri_control_plane, pytest.mark.order(50),
-              pytest.mark.prereq("test_node_ready", "test_microk8s_addons")]
+pytestmark = [
+    pytest.mark.akri,
+    pytest.mark.akri_control_plane,
+    pytest.mark.order(50),
+    pytest.mark.prereq("test_node_ready", "test_microk8s_addons"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -35,12 +39,14 @@ def test_akri_crds(kube, layer):
             problems.append(f"{crd_name}: {exc.status} {exc.reason}")
             continue
         served = [v.name for v in crd.spec.versions if v.served]
-        established = any(c.type == "Established" and c.status == "True"
-                          for c in (crd.status.conditions or []))
+        established = any(
+            c.type == "Established" and c.status == "True" for c in (crd.status.conditions or [])
+        )
         if names.AKRI_VERSION not in served or not established:
             problems.append(f"{crd_name}: served {served}, established={established}")
     assert not problems, (
-        "expected the Akri CRDs, established and serving v0:\n  " + "\n  ".join(problems)
+        "expected the Akri CRDs, established and serving v0:\n  "
+        + "\n  ".join(problems)
         + "\n(the chart ships them in crds/; check `microk8s helm3 install` output)"
     )
 
@@ -51,18 +57,24 @@ def test_akri_components_ready(kube, settings, versions):
     missing: dict[str, str] = {}
     for component, selector in names.COMPONENTS.items():
         try:
-            pods, _ = wait_for(kube, kube.core.list_namespaced_pod, namespace=names.NAMESPACE,
-                               label_selector=selector,
-                               condition=lambda ps: any(pod_ready(p) for p in ps),
-                               describe=pods_summary, what=f"Akri {component} ready",
-                               timeout=settings.ready_timeout)
+            pods, _ = wait_for(
+                kube,
+                kube.core.list_namespaced_pod,
+                namespace=names.NAMESPACE,
+                label_selector=selector,
+                condition=lambda ps: any(pod_ready(p) for p in ps),
+                describe=pods_summary,
+                what=f"Akri {component} ready",
+                timeout=settings.ready_timeout,
+            )
         except AssertionError as exc:
             missing[component] = str(exc)
             continue
         image = pods[0].spec.containers[0].image
         versions[f"akri_{component.replace(' ', '_')}_image"] = image
     assert not missing, "Akri components not ready:\n" + "\n".join(
-        f"- {c} ({names.COMPONENTS[c]}): {why}" for c, why in missing.items())
+        f"- {c} ({names.COMPONENTS[c]}): {why}" for c, why in missing.items()
+    )
 
 
 @pytest.mark.prereq("test_akri_components_ready")
@@ -70,11 +82,15 @@ def test_akri_images_match_chart(kube, settings):
     """Component images carry the chart's version, not frozen latest-dev tags (akri-facts F8)."""
     suffix = "-dev" if settings.akri_chart == "akri-dev" else ""
     expected = f"v{settings.akri_version}{suffix}"
-    pods = kube.call(kube.core.list_namespaced_pod, names.NAMESPACE,
-                     label_selector=names.PART_OF_AKRI).items
-    wrong = [f"{p.metadata.name}: {c.image}" for p in pods for c in p.spec.containers
-             if c.image.startswith("ghcr.io/project-akri/akri/")
-             and not c.image.endswith(":" + expected)]
+    pods = kube.call(
+        kube.core.list_namespaced_pod, names.NAMESPACE, label_selector=names.PART_OF_AKRI
+    ).items
+    wrong = [
+        f"{p.metadata.name}: {c.image}"
+        for p in pods
+        for c in p.spec.containers
+        if c.image.startswith("ghcr.io/project-akri/akri/") and not c.image.endswith(":" + expected)
+    ]
     assert not wrong, f"expected Akri images tagged {expected}:\n  " + "\n  ".join(wrong)
 
 

@@ -14,8 +14,12 @@ from fixtures.kstate import (
 from fixtures.kwaits import WaitTimeout, wait_for
 from fixtures.session import node_name
 
-pytestmark = [pytest.mark.akri, pytest.mark.akri_instances, pytest.mark.order(60),
-              pytest.mark.prereq("test_akri_components_ready", "test_akri_configuration")]
+pytestmark = [
+    pytest.mark.akri,
+    pytest.mark.akri_instances,
+    pytest.mark.order(60),
+    pytest.mark.prereq("test_akri_components_ready", "test_akri_configuration"),
+]
 
 
 def _devnode(instance: dict) -> str:
@@ -36,10 +40,15 @@ def instances(kube, settings):
         return len(ours) == len(wanted) and {_devnode(i) for i in ours} == wanted
 
     try:
-        items, stats = wait_for(kube, kube.custom_lister("instances"), namespace=names.NAMESPACE,
-                                condition=complete, describe=_describe_instances,
-                                what=f"one Instance per camera ({len(wanted)})",
-                                timeout=settings.ready_timeout)
+        items, _stats = wait_for(
+            kube,
+            kube.custom_lister("instances"),
+            namespace=names.NAMESPACE,
+            condition=complete,
+            describe=_describe_instances,
+            what=f"one Instance per camera ({len(wanted)})",
+            timeout=settings.ready_timeout,
+        )
     except WaitTimeout as exc:
         return exc
     return [i for i in items if i["spec"].get("configurationName") == names.CONFIGURATION]
@@ -73,15 +82,20 @@ def test_one_instance_per_camera(instances, kube, settings):
 def brokers(kube, settings, instances):
     wanted = {names.broker_pod(custom_name(i)) for i in instances}
     try:
-        pods, _ = wait_for(kube, kube.core.list_namespaced_pod, namespace=names.NAMESPACE,
-                           label_selector=names.BROKER_SELECTOR,
-                           condition=lambda ps: {p.metadata.name for p in ps if pod_ready(p)}
-                           >= wanted,
-                           describe=pods_summary, what=f"{len(wanted)} broker pods ready",
-                           timeout=settings.ready_timeout)
+        pods, _ = wait_for(
+            kube,
+            kube.core.list_namespaced_pod,
+            namespace=names.NAMESPACE,
+            label_selector=names.BROKER_SELECTOR,
+            condition=lambda ps: {p.metadata.name for p in ps if pod_ready(p)} >= wanted,
+            describe=pods_summary,
+            what=f"{len(wanted)} broker pods ready",
+            timeout=settings.ready_timeout,
+        )
     except WaitTimeout as exc:
-        pods = kube.call(kube.core.list_namespaced_pod, names.NAMESPACE,
-                         label_selector=names.BROKER_SELECTOR).items
+        pods = kube.call(
+            kube.core.list_namespaced_pod, names.NAMESPACE, label_selector=names.BROKER_SELECTOR
+        ).items
         logs = "\n".join(pod_log_tail(kube, p) for p in pods if not pod_ready(p))
         return AssertionError(f"{exc}\nbroker logs:\n{logs}")
     return {p.metadata.name: p for p in pods if p.metadata.name in wanted}
@@ -97,8 +111,11 @@ def test_brokers_running(brokers, instances):
         name = custom_name(inst)
         pod = brokers[names.broker_pod(name)]
         labels = pod.metadata.labels or {}
-        expected = {"controller": "akri.sh", "akri.sh/configuration": names.CONFIGURATION,
-                    "akri.sh/instance": name}
+        expected = {
+            "controller": "akri.sh",
+            "akri.sh/configuration": names.CONFIGURATION,
+            "akri.sh/instance": name,
+        }
         wrong = {k: labels.get(k) for k, v in expected.items() if labels.get(k) != v}
         if wrong:
             problems.append(f"{pod.metadata.name}: labels {wrong}, expected {expected}")
@@ -129,17 +146,21 @@ def test_broker_env(brokers, instances, host):
         name = custom_name(inst)
         suffix = names.INSTANCE_NAME.match(name).group(1).upper()
         pod = names.broker_pod(name)
-        result = host.run(f"microk8s kubectl exec -n {names.NAMESPACE} {pod} -- printenv",
-                          sudo=True, timeout=60)
+        result = host.run(
+            f"microk8s kubectl exec -n {names.NAMESPACE} {pod} -- printenv", sudo=True, timeout=60
+        )
         env = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
         if env.get(f"UDEV_DEVNODE_{suffix}") != _devnode(inst):
-            problems.append(f"{pod}: UDEV_DEVNODE_{suffix}={env.get(f'UDEV_DEVNODE_{suffix}')!r}, "
-                            f"expected {_devnode(inst)} (exec exit {result.exited})")
+            problems.append(
+                f"{pod}: UDEV_DEVNODE_{suffix}={env.get(f'UDEV_DEVNODE_{suffix}')!r}, "
+                f"expected {_devnode(inst)} (exec exit {result.exited})"
+            )
     assert not problems, "\n".join(problems)
 
 
 def _wait_services(kube, settings, wanted: dict[str, int], what: str):
     """Wait until each named service exists and its Endpoints have the ready addresses wanted."""
+
     def ready(_items):
         for name, count in wanted.items():
             endpoints = _endpoints(kube, name)
@@ -150,14 +171,26 @@ def _wait_services(kube, settings, wanted: dict[str, int], what: str):
     def describe(items):
         seen = {s.metadata.name: s for s in items}
         return "; ".join(
-            f"{n}: " + (f"{service_summary(seen[n])}, {ready_addresses(_endpoints(kube, n))} ready "
-                        "endpoint(s)" if n in seen else "missing") for n in wanted)
+            f"{n}: "
+            + (
+                f"{service_summary(seen[n])}, {ready_addresses(_endpoints(kube, n))} ready "
+                "endpoint(s)"
+                if n in seen
+                else "missing"
+            )
+            for n in wanted
+        )
 
-    return wait_for(kube, kube.core.list_namespaced_service, namespace=names.NAMESPACE,
-                    label_selector="controller=akri.sh",
-                    condition=lambda items: {s.metadata.name for s in items} >= set(wanted)
-                    and ready(items),
-                    describe=describe, what=what, timeout=settings.ready_timeout)
+    return wait_for(
+        kube,
+        kube.core.list_namespaced_service,
+        namespace=names.NAMESPACE,
+        label_selector="controller=akri.sh",
+        condition=lambda items: {s.metadata.name for s in items} >= set(wanted) and ready(items),
+        describe=describe,
+        what=what,
+        timeout=settings.ready_timeout,
+    )
 
 
 def _endpoints(kube, name):
@@ -176,14 +209,19 @@ def test_instance_services(kube, settings, instances):
         if svc.metadata.name in wanted:
             label = (svc.metadata.labels or {}).get("akri.sh/instance")
             assert svc.metadata.name == names.instance_service(label or "?"), (
-                f"{svc.metadata.name}: akri.sh/instance label is {label!r}")
+                f"{svc.metadata.name}: akri.sh/instance label is {label!r}"
+            )
 
 
 @pytest.mark.prereq("test_brokers_running")
 def test_configuration_service(kube, settings, instances):
     """`akri-udev-video-svc`: port grpc 80 -> 8083, every broker behind it (akri-facts 2.5)."""
-    services, _ = _wait_services(kube, settings, {names.CONFIGURATION_SERVICE: len(instances)},
-                                 "configuration service with every broker")
+    services, _ = _wait_services(
+        kube,
+        settings,
+        {names.CONFIGURATION_SERVICE: len(instances)},
+        "configuration service with every broker",
+    )
     svc = next(s for s in services if s.metadata.name == names.CONFIGURATION_SERVICE)
     ports = {p.name: (p.port, str(p.target_port)) for p in svc.spec.ports or []}
     assert ports.get("grpc") == (80, "8083"), f"expected port grpc 80->8083, got {ports}"

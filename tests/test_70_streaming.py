@@ -14,9 +14,14 @@ from fixtures.kwaits import wait_for
 from fixtures.probes import assert_installed
 from fixtures.waits import wait_until
 
-pytestmark = [pytest.mark.akri, pytest.mark.streaming, pytest.mark.order(70),
-              pytest.mark.prereq("test_brokers_running", "test_configuration_service",
-                                 "test_instance_services")]
+pytestmark = [
+    pytest.mark.akri,
+    pytest.mark.streaming,
+    pytest.mark.order(70),
+    pytest.mark.prereq(
+        "test_brokers_running", "test_configuration_service", "test_instance_services"
+    ),
+]
 PARTS = 3
 
 
@@ -34,25 +39,46 @@ def test_streaming_install(layer, settings, versions):
 @pytest.mark.prereq("test_streaming_install")
 def test_streaming_app_available(kube, settings):
     """The Deployment is Available and its Service is a NodePort http 80 -> 5000."""
+
     def available(items):
-        return any(any(c.type == "Available" and c.status == "True"
-                       for c in (d.status and d.status.conditions or [])) for d in items)
+        return any(
+            any(
+                c.type == "Available" and c.status == "True"
+                for c in ((d.status and d.status.conditions) or [])
+            )
+            for d in items
+        )
 
     def describe(items):
-        pods = kube.call(kube.core.list_namespaced_pod, names.NAMESPACE,
-                         label_selector=f"app={names.APP}").items
-        conds = [f"{c.type}={c.status} ({c.reason})" for d in items for c in
-                 (d.status and d.status.conditions or [])]
+        pods = kube.call(
+            kube.core.list_namespaced_pod, names.NAMESPACE, label_selector=f"app={names.APP}"
+        ).items
+        conds = [
+            f"{c.type}={c.status} ({c.reason})"
+            for d in items
+            for c in ((d.status and d.status.conditions) or [])
+        ]
         return f"deployment: {', '.join(conds) or 'no conditions'}; pods: {pods_summary(pods)}"
 
-    wait_for(kube, kube.apps.list_namespaced_deployment, namespace=names.NAMESPACE,
-             field_selector=f"metadata.name={names.APP}", condition=available,
-             describe=describe, what=f"{names.APP} Available", timeout=settings.ready_timeout)
+    wait_for(
+        kube,
+        kube.apps.list_namespaced_deployment,
+        namespace=names.NAMESPACE,
+        field_selector=f"metadata.name={names.APP}",
+        condition=available,
+        describe=describe,
+        what=f"{names.APP} Available",
+        timeout=settings.ready_timeout,
+    )
     svc = kube.call(kube.core.read_namespaced_service, names.APP, names.NAMESPACE)
     port = next((p for p in svc.spec.ports or [] if p.name == names.APP_PORT_NAME), None)
-    assert svc.spec.type == "NodePort" and port and port.port == 80 and port.node_port and str(
-        port.target_port) == str(names.APP_TARGET_PORT), (
-        f"expected a NodePort service http 80->5000, got {service_summary(svc)}")
+    assert (
+        svc.spec.type == "NodePort"
+        and port
+        and port.port == 80
+        and port.node_port
+        and str(port.target_port) == str(names.APP_TARGET_PORT)
+    ), f"expected a NodePort service http 80->5000, got {service_summary(svc)}"
 
 
 @pytest.fixture(scope="module")
@@ -83,27 +109,40 @@ def test_index_lists_feeds(app_url, settings):
     def links(page):
         return set(re.findall(r"/camera_frame_feed/\d+", page[1]))
 
-    page, _ = wait_until(lambda: _get(app_url, "/"),
-                         lambda p: p[0] == 200 and links(p) == wanted, timeout=30,
-                         what="index page with every feed",
-                         describe=lambda p: f"HTTP {p[0]}, links {sorted(links(p))}, "
-                                            f"page starts {p[1][:200]!r}")
+    page, _ = wait_until(
+        lambda: _get(app_url, "/"),
+        lambda p: p[0] == 200 and links(p) == wanted,
+        timeout=30,
+        what="index page with every feed",
+        describe=lambda p: f"HTTP {p[0]}, links {sorted(links(p))}, page starts {p[1][:200]!r}",
+    )
     assert "Akri Demo" in page[1], f"the index page is not the Akri demo: {page[1][:300]!r}"
 
 
 @pytest.mark.prereq("test_streaming_app_available")
 def test_camera_list(app_url, kube, settings):
     """/camera_list is "<config svc>+<instance svcs>" by cluster IP, as the app builds it."""
-    services = kube.call(kube.core.list_namespaced_service, names.NAMESPACE,
-                         label_selector="controller=akri.sh").items
-    main = [f"{s.spec.cluster_ip}:80" for s in services
-            if s.metadata.name == names.CONFIGURATION_SERVICE]
-    small = sorted(f"{s.spec.cluster_ip}:80" for s in services
-                   if names.INSTANCE_NAME.match(s.metadata.name.removesuffix("-svc")))
+    services = kube.call(
+        kube.core.list_namespaced_service, names.NAMESPACE, label_selector="controller=akri.sh"
+    ).items
+    main = [
+        f"{s.spec.cluster_ip}:80"
+        for s in services
+        if s.metadata.name == names.CONFIGURATION_SERVICE
+    ]
+    small = sorted(
+        f"{s.spec.cluster_ip}:80"
+        for s in services
+        if names.INSTANCE_NAME.match(s.metadata.name.removesuffix("-svc"))
+    )
     expected = f"{main[0] if main else ''}+{','.join(small)}"
-    seen, _ = wait_until(lambda: _get(app_url, "/camera_list"), lambda p: p == (200, expected),
-                         timeout=30, what=f"/camera_list == {expected!r}",
-                         describe=lambda p: f"HTTP {p[0]} {p[1]!r}")
+    seen, _ = wait_until(
+        lambda: _get(app_url, "/camera_list"),
+        lambda p: p == (200, expected),
+        timeout=30,
+        what=f"/camera_list == {expected!r}",
+        describe=lambda p: f"HTTP {p[0]} {p[1]!r}",
+    )
     assert len(small) == settings.cameras, f"expected {settings.cameras} cameras, got {seen[1]!r}"
 
 
@@ -126,7 +165,7 @@ def feeds(app_url, settings):
             return exc
 
     with ThreadPoolExecutor(max_workers=len(ids)) as pool:
-        results = dict(zip(ids, pool.map(read, ids)))
+        results = dict(zip(ids, pool.map(read, ids), strict=True))
     frames_dir = Path(settings.reports_dir) / "frames"
     frames_dir.mkdir(parents=True, exist_ok=True)
     for i, result in results.items():
@@ -146,16 +185,27 @@ def test_feeds_deliver_jpeg(feeds):
         for k, part in enumerate(result.parts):
             info = inspect_jpeg(part.body)
             if not info.ok or (info.width, info.height) != names.FRAME_SIZE:
-                problems.append(f"feed {i} part {k}: {info.error or f'{info.width}x{info.height}'}"
-                                f" ({info.size} bytes, starts {part.body[:4].hex()})")
-    assert not problems, (f"expected {PARTS} JPEG frames of {names.FRAME_SIZE[0]}x"
-                          f"{names.FRAME_SIZE[1]} per feed:\n  " + "\n  ".join(problems))
+                problems.append(
+                    f"feed {i} part {k}: {info.error or f'{info.width}x{info.height}'}"
+                    f" ({info.size} bytes, starts {part.body[:4].hex()})"
+                )
+    assert not problems, (
+        f"expected {PARTS} JPEG frames of {names.FRAME_SIZE[0]}x"
+        f"{names.FRAME_SIZE[1]} per feed:\n  " + "\n  ".join(problems)
+    )
 
 
 @pytest.mark.prereq("test_feeds_deliver_jpeg")
 def test_feeds_are_live(feeds):
     """Successive frames of every feed differ: the cameras are live, not frozen."""
-    frozen = [f"feed {i}" for i, r in feeds.items()
-              if not any(frames_differ(a.body, b.body) for a, b in zip(r.parts, r.parts[1:]))]
-    assert not frozen, (f"{', '.join(frozen)}: all {PARTS} frames are identical (a stalled "
-                        "producer or broker, akri-facts F14)")
+    frozen = [
+        f"feed {i}"
+        for i, r in feeds.items()
+        if not any(
+            frames_differ(a.body, b.body) for a, b in zip(r.parts, r.parts[1:], strict=False)
+        )
+    ]
+    assert not frozen, (
+        f"{', '.join(frozen)}: all {PARTS} frames are identical (a stalled "
+        "producer or broker, akri-facts F14)"
+    )

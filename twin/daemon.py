@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import ctypes
 import getpass
 import json
 import logging
@@ -147,8 +148,6 @@ class NodeDaemon:
         handler = self.tools.get(call.tool)
         if handler is None:
             return Answer(127, "", f"{call.tool}: not modelled by the twin\n")
-        with self.node.lock:
-            self.node.sync_sysfs()
         return handler(self, call)
 
     # -- devices and feeders --------------------------------------------------------------------
@@ -279,6 +278,12 @@ class _RpcServer(socketserver.ThreadingUnixStreamServer):
         super().__init__(path, _Handler)
 
 
+def _stop_with_parent() -> None:
+    """Ask the kernel for SIGTERM when the process that started us dies (even by SIGKILL)."""
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the node until SIGTERM/SIGINT."""
     parser = argparse.ArgumentParser(prog="python -m twin.daemon")
@@ -291,6 +296,7 @@ def main(argv: list[str] | None = None) -> None:
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
     stopping = threading.Event()
+    _stop_with_parent()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda *_: stopping.set())
     daemon = NodeDaemon(args.state, frozenset(args.fault))

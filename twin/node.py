@@ -39,6 +39,21 @@ UBUNTU_CODENAME=noble
 DEV_NODES = {"null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8), "urandom": (1, 9)}
 
 
+class SysfsDevice(DeviceFrames):
+    """A device buffer that writes its sysfs `format` file when a producer sets the format."""
+
+    def __init__(self, devnode: str, format_file: Path) -> None:
+        super().__init__(devnode)
+        self.format_file = format_file
+
+    def publish(self, jpeg: bytes) -> None:
+        """Store the frame; the first one sets the format, as v4l2loopback does."""
+        before = self.format
+        super().publish(jpeg)
+        if self.format != before and self.format_file.parent.exists():
+            self.format_file.write_text(self.format + "\n")
+
+
 @dataclass
 class LoadedModule:
     """v4l2loopback as loaded: the parameters the kernel keeps per device slot."""
@@ -190,7 +205,7 @@ class Node:
         )
         link = self.root / "sys/class/video4linux" / f"video{number}"
         link.symlink_to(f"../../devices/virtual/video4linux/video{number}")
-        self.state.devices[devnode] = DeviceFrames(devnode)
+        self.state.devices[devnode] = SysfsDevice(devnode, sysdir / "format")
 
     def remove_devices(self) -> list[str]:
         """Remove every /dev/videoN and its sysfs entries; return the removed nodes."""
@@ -202,14 +217,6 @@ class Node:
             shutil.rmtree(self.root / "sys/devices/virtual/video4linux" / name, ignore_errors=True)
         self.state.devices.clear()
         return gone
-
-    def sync_sysfs(self) -> None:
-        """Refresh the sysfs `format` files from what the feeders wrote (done before each command)."""
-        for devnode, frames in list(self.state.devices.items()):
-            path = self.root / "sys/devices/virtual/video4linux" / Path(devnode).name / "format"
-            text = frames.format + "\n"
-            if path.exists() and path.read_text() != text:
-                path.write_text(text)
 
     # -- boot -------------------------------------------------------------------------------------
     def new_boot(self) -> None:

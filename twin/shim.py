@@ -1,9 +1,10 @@
 """A modelled tool on the twin (apt-get, modprobe, microk8s, ...): forwards to the node daemon.
 
-Every tool the twin models is a two-line script in the twin's bin directory that calls main(). It sends its
-name, arguments, environment and standard input to the node daemon over a Unix socket and
-replays the answer: standard output, standard error and exit code, or an instruction to
-exec a real program (gst-inspect-1.0 once GStreamer is "installed"). Standard library only.
+Every tool the twin models is a small script in the twin's bin directory that calls main().
+It sends its name, arguments, environment and standard input to the node daemon over a Unix
+socket and replays the answer: standard output, standard error and exit code, or an
+instruction to exec a real program (gst-inspect-1.0 once GStreamer is "installed").
+Standard library only.
 """
 
 from __future__ import annotations

@@ -13,13 +13,15 @@ from pathlib import Path
 from twin.node import KERNEL_VERSION_FIELD, MAX_DEVICES, LoadedModule
 from twin.tools import Answer, Call, not_found, tool
 
-MODINFO_PARMS = """parm:           debug:debug level (0-3) (int)
+MODINFO_PARMS = """\
+parm:           debug:debug level (0-3) (int)
 parm:           max_buffers:how many buffers should be allocated [DEFAULT: 2] (int)
 parm:           max_openers:how many users can open the loopback device [DEFAULT: 10] (int)
 parm:           devices:how many devices should be created (int)
 parm:           video_nr:video device numbers (-1=auto, 0=/dev/video0, etc.) (array of int)
 parm:           card_label:card labels for each device (array of charp)
-parm:           exclusive_caps:whether to announce OUTPUT/CAPTURE capabilities exclusively or not (array of bool)
+parm:           exclusive_caps:whether to announce OUTPUT/CAPTURE capabilities exclusively \
+or not (array of bool)
 parm:           max_width:maximum allowed frame width [DEFAULT: 8192] (int)
 parm:           max_height:maximum allowed frame height [DEFAULT: 8192] (int)
 """

@@ -69,7 +69,7 @@ def _snap_install(daemon, argv: list[str]) -> Answer:
     node.var(f"snap/microk8s/{revision}/args/kube-apiserver", APISERVER_ARGS)
     node.var(
         f"snap/microk8s/{revision}/args/kubelet",
-        f"--root-dir=${{SNAP_COMMON}}/var/lib/kubelet\n--cluster-dns=10.152.183.10\n",
+        "--root-dir=${SNAP_COMMON}/var/lib/kubelet\n--cluster-dns=10.152.183.10\n",
     )
     current = node.var_path("snap/microk8s/current")
     current.parent.mkdir(parents=True, exist_ok=True)

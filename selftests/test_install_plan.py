@@ -1,0 +1,75 @@
+"""The install plan: step outcomes, stop at the first failure, and idempotency on a real run."""
+
+import pytest
+
+from fixtures.plan import InstallPlan, Step, StepContext, StepFailed
+from fixtures.settings import defaults
+from fixtures.ssh import SshHost
+from fixtures.steps import akri_demo_plan
+from twin.lifecycle import Twin
+
+
+def _step(name, layer, state, fail=False):
+    def check(ctx):
+        return None if state.get(name) else f"{name} missing"
+
+    def apply(ctx):
+        if fail:
+            raise StepFailed(f"{name} exploded")
+        state[name] = True
+
+    return Step(name, layer, check, apply)
+
+
+def test_outcomes_and_blocking():
+    state = {"a": True}
+    steps = [
+        _step("a", "v4l2loopback", state),
+        _step("b", "v4l2loopback", state),
+        _step("c", "gstreamer", state, fail=True),
+        _step("d", "microk8s", state),
+    ]
+    plan = InstallPlan(steps, StepContext(host=None, settings=defaults()))
+    assert [r.status for r in plan.run_through("v4l2loopback")] == ["ok", "changed"]
+    assert [r.status for r in plan.run_through("gstreamer")] == ["failed"]
+    assert plan.run_through("gstreamer")[0].message == "c exploded"
+    [blocked] = plan.run_through("microk8s")
+    assert blocked.status == "blocked" and "'c' failed" in blocked.message
+
+
+def test_always_reapplies_done_steps():
+    state = {"a": True}
+    plan = InstallPlan(
+        [_step("a", "v4l2loopback", state)],
+        StepContext(host=None, settings=defaults()),
+        mode="always",
+    )
+    [result] = plan.run_through("v4l2loopback")
+    assert result.status == "changed"
+
+
+@pytest.mark.slow
+def test_second_run_against_a_prepared_node_changes_nothing():
+    settings = defaults(ready_timeout=60.0)
+    with Twin() as endpoint:
+        host = SshHost(
+            endpoint.host,
+            endpoint.port,
+            endpoint.user,
+            endpoint.key_path,
+            known_host_key=endpoint.host_key,
+            known_hosts_file=None,
+        )
+        try:
+            first = InstallPlan(akri_demo_plan(), StepContext(host, settings))
+            first.run_through("streaming")
+            statuses = {r.name: r.status for r in first.results.values()}
+            assert set(statuses.values()) <= {"ok", "changed"}, first.results
+            assert statuses["v4l2loopback-package"] == "changed"
+            second = InstallPlan(akri_demo_plan(), StepContext(host, settings))
+            second.run_through("streaming")
+            again = {r.name: (r.status, r.message) for r in second.results.values()}
+            assert all(status == "ok" for status, _ in again.values()), again
+            assert len(again) == len(akri_demo_plan())
+        finally:
+            host.close()

@@ -1,0 +1,169 @@
+"""The suite against the twin, as a user runs it: healthy, every fault, every perturbation.
+
+Each run is `python -m pytest -k akri` in a subprocess with its own reports directory; the
+JUnit file says which test failed, which were skipped and why. A fault must fail the test the
+fault table names (twin/faults.py), skip everything after it naming a failed test, and say
+what it observed; a perturbation must leave the suite green.
+"""
+
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from twin.faults import FAULTS
+
+REPO = Path(__file__).resolve().parent.parent
+LAYERS = [
+    "target",
+    "v4l2loopback",
+    "gstreamer",
+    "microk8s",
+    "akri_control_plane",
+    "akri_instances",
+    "streaming",
+]
+# what the failure message must show: the state the suite observed
+OBSERVED = {
+    "ssh-down": "did not answer within 5s",
+    "no-v4l2loopback": "Unable to locate package v4l2loopback-dkms",
+    "old-v4l2loopback": "v4l2loopback 0.12.3 is loaded",
+    "one-device": "/dev/video2: missing",
+    "feeder-down": "akri-feeder-video2.service: ActiveState=failed",
+    "microk8s-not-ready": "MicroK8s not ready after 8s",
+    "dns-disabled": "expected the dns addon enabled, status says 'disabled'",
+    "no-akri-crds": "configurations.akri.sh: 404",
+    "agent-down": "Akri agent ready",
+    "missing-instance": "last observed state: akri-udev-video-",
+    "broker-crashloop": "CrashLoopBackOff",
+    "no-config-service": "akri-udev-video-svc: missing",
+    "app-not-ready": "Available=False",
+    "no-feeds": "links []",
+    "not-jpeg": "no JPEG SOI FF D8",
+    "frozen-frames": "frames are identical",
+}
+LAYER_FAULTS = [f for f in FAULTS.values() if f.layer in LAYERS]
+PERTURBATIONS = [f for f in FAULTS.values() if f.layer is None]
+
+
+def run_suite(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess, list[dict]]:
+    """Run the suite against the twin; return the process and one dict per testcase."""
+    junit = tmp_path / "junit.xml"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-k",
+            "akri",
+            "-p",
+            "no:randomly",
+            "--reports-dir",
+            str(tmp_path / "reports"),
+            f"--junitxml={junit}",
+            "--ssh-timeout",
+            "5",
+            "--ready-timeout",
+            "8",
+            "--frame-timeout",
+            "15",
+            *args,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    cases = []
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        outcome, message = "passed", ""
+        for child in case:
+            if child.tag in ("failure", "error", "skipped"):
+                outcome = {"failure": "failed", "error": "error"}.get(child.tag, "skipped")
+                message = (child.get("message") or "") + "\n" + (child.text or "")
+        cases.append(
+            {
+                "name": case.get("name"),
+                "module": case.get("classname"),
+                "outcome": outcome,
+                "message": message,
+            }
+        )
+    return proc, cases
+
+
+def _layer(case: dict) -> int:
+    module = case["module"].rsplit(".", 1)[-1]
+    return next(i for i, layer in enumerate(LAYERS) if module.endswith(layer))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", LAYER_FAULTS, ids=lambda f: f.name)
+def test_fault_fails_its_layer_only(tmp_path, fault):
+    proc, cases = run_suite(tmp_path, "--twin-fault", fault.name)
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    by_name = {c["name"]: c for c in cases}
+    failed = by_name[fault.test]
+    assert failed["outcome"] == "failed", f"{fault.test} {failed['outcome']}\n{proc.stdout[-3000:]}"
+    assert OBSERVED[fault.name] in failed["message"], failed["message"][-2000:]
+    layer = LAYERS.index(fault.layer)
+    for case in cases:
+        where = _layer(case)
+        if where < layer:
+            assert case["outcome"] == "passed", (
+                f"{case['name']} {case['outcome']}: {case['message']}"
+            )
+        elif where > layer:
+            assert case["outcome"] == "skipped", f"{case['name']} ran after a failed layer"
+            assert "prerequisite" in case["message"] and " failed" in case["message"], case
+        else:
+            assert case["outcome"] != "error", case
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", PERTURBATIONS, ids=lambda f: f.name)
+def test_perturbation_passes(tmp_path, fault):
+    proc, cases = run_suite(tmp_path, "--twin-fault", fault.name, "--ready-timeout", "60")
+    bad = [c for c in cases if c["outcome"] != "passed"]
+    assert proc.returncode == 0 and not bad, proc.stdout[-4000:]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("attempt", [1, 2, 3])
+def test_healthy_twin_is_green(tmp_path, attempt):
+    proc, cases = run_suite(tmp_path)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert len(cases) >= 30 and all(c["outcome"] == "passed" for c in cases)
+    frames = sorted((tmp_path / "reports" / "frames").glob("feed-*.jpg"))
+    assert len(frames) == 3
+    leftovers = subprocess.run(
+        ["pgrep", "-f", "twin.daemon|gst-launch-1.0|akri-twin-"], capture_output=True, text=True
+    ).stdout.split()
+    assert not leftovers, f"processes left behind: {leftovers}"
+
+
+@pytest.mark.slow
+def test_verify_only_against_a_bare_ssh_host_fails_v4l2loopback_fast(tmp_path):
+    """--target ssh --install never on a node without v4l2loopback: that layer fails, fast."""
+    from twin.lifecycle import Twin
+
+    with Twin() as node:
+        proc, cases = run_suite(
+            tmp_path,
+            "--target=ssh",
+            f"--host={node.user}@{node.host}:{node.port}",
+            f"--ssh-key={node.key_path}",
+            f"--ssh-host-key={node.host_key}",
+            "--install=never",
+        )
+    outcomes = {c["name"]: c["outcome"] for c in cases}
+    assert outcomes["test_target_reachable"] == "passed"
+    assert outcomes["test_v4l2loopback_loaded"] == "failed", proc.stdout[-3000:]
+    later = [c for c in cases if _layer(c) > LAYERS.index("v4l2loopback")]
+    assert later and all(c["outcome"] == "skipped" for c in later)
+    assert all(
+        "test_v4l2loopback_loaded failed" in c["message"] or "was skipped" in c["message"]
+        for c in later
+    )
