@@ -128,6 +128,14 @@ def test_perturbation_passes(tmp_path, fault):
     proc, cases = run_suite(tmp_path, "--twin-fault", fault.name, "--ready-timeout", "60")
     bad = [c for c in cases if c["outcome"] != "passed"]
     assert proc.returncode == 0 and not bad, proc.stdout[-4000:]
+    props = {
+        p.get("name"): p.get("value")
+        for p in ET.parse(tmp_path / "junit.xml").getroot().iter("property")
+    }
+    if fault.name == "reboot-required":  # the node really rebooted, and the plan went on
+        assert props["install.reboot-if-required"].startswith("changed"), props
+    if fault.name == "ssh-drop":  # the connection really dropped, and the suite reconnected
+        assert int(props["ssh_reconnects"]) >= 1, props
 
 
 @pytest.mark.slow
