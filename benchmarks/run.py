@@ -253,7 +253,7 @@ def main() -> None:
             "",
             *q1,
             "",
-            "## 2 and 4. Second run, verify-only, SSH round trips (verify-only: at most 30 commands)",
+            "## 2 and 4. Second run, verify-only, SSH round trips (verify-only: <= 30 commands)",
             "",
             *q2,
             "",

@@ -159,6 +159,17 @@ class NodeDaemon:
             for d in sorted(self.node.state.devices)
         ]
 
+    def devices_in_use(self) -> set[str]:
+        """Device nodes held open: by a running feeder, or by a running broker that captures."""
+        held = {f.devnode for f in self.feeders.units() if f.state in ("active", "activating")}
+        if self._cluster_started:
+            pods, _rv = self.store.list("Pod", label_selector="controller=akri.sh")
+            for pod in pods:
+                if pod.get("status", {}).get("phase") == "Running":
+                    meta = pod["metadata"]
+                    held.add(self.akri.broker_device(meta["namespace"], meta["name"]) or "")
+        return held - {""}
+
     def devices_changed(self) -> None:
         """Tell discovery that devices or feeders changed."""
         self.akri.notify_devices()

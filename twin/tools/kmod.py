@@ -125,16 +125,11 @@ def _write_sysfs_module(node, module: LoadedModule | None) -> None:
 
 
 def unload_v4l2loopback(daemon) -> Answer:
-    """modprobe -r: refused while a feeder holds a device open."""
+    """modprobe -r: refused while a feeder or a capturing broker holds a device open."""
     node = daemon.node
     if node.state.module is None:
         return Answer()
-    busy = [
-        f
-        for f in daemon.feeders.units()
-        if f.state in ("active", "activating") and f.devnode in node.state.devices
-    ]
-    if busy:
+    if daemon.devices_in_use() & set(node.state.devices):
         return Answer(1, "", "modprobe: FATAL: Module v4l2loopback is in use.\n")
     for devnode in node.remove_devices():
         daemon.feeders.device_gone(devnode)
