@@ -23,18 +23,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from fixtures.plan import LAYERS  # noqa: E402
 from twin.faults import FAULTS  # noqa: E402
 from twin.lifecycle import Twin  # noqa: E402
 
-LAYERS = (
-    "target",
-    "v4l2loopback",
-    "gstreamer",
-    "microk8s",
-    "akri_control_plane",
-    "akri_instances",
-    "streaming",
-)
 FAULT_TIMEOUT = "8"  # --ready-timeout of fault runs: the deadline of the single detecting wait
 
 

@@ -13,18 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.plan import LAYERS
 from twin.faults import FAULTS
 
 REPO = Path(__file__).resolve().parent.parent
-LAYERS = [
-    "target",
-    "v4l2loopback",
-    "gstreamer",
-    "microk8s",
-    "akri_control_plane",
-    "akri_instances",
-    "streaming",
-]
 # what the failure message must show: the state the suite observed
 OBSERVED = {
     "ssh-down": "did not answer within 5s",
