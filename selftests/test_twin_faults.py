@@ -130,18 +130,33 @@ def test_perturbation_passes(tmp_path, fault):
         assert int(props["ssh_reconnects"]) >= 1, props
 
 
+def twin_processes() -> dict[int, str]:
+    """Live (non-zombie) processes that the twin starts: its daemon, sshd, feeders."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            args = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if state != "Z" and any(m in args for m in ("twin.daemon", "gst-launch-1.0", "akri-twin-")):
+            found[int(entry.name)] = args
+    return found
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("attempt", [1, 2, 3])
 def test_healthy_twin_is_green(tmp_path, attempt):
+    before = twin_processes()
     proc, cases = run_suite(tmp_path)
     assert proc.returncode == 0, proc.stdout[-4000:]
     assert len(cases) >= 30 and all(c["outcome"] == "passed" for c in cases)
     frames = sorted((tmp_path / "reports" / "frames").glob("feed-*.jpg"))
     assert len(frames) == 3
-    leftovers = subprocess.run(
-        ["pgrep", "-f", "twin.daemon|gst-launch-1.0|akri-twin-"], capture_output=True, text=True
-    ).stdout.split()
-    assert not leftovers, f"processes left behind: {leftovers}"
+    left = {pid: args for pid, args in twin_processes().items() if pid not in before}
+    assert not left, f"processes the twin left behind: {left}"
 
 
 @pytest.mark.slow
