@@ -6,6 +6,7 @@ fault table names (twin/faults.py), skip everything after it naming a failed tes
 what it observed; a perturbation must leave the suite green.
 """
 
+import signal
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.plan import LAYERS
+from fixtures.waits import wait_until
 from twin.faults import FAULTS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -130,8 +132,9 @@ def test_perturbation_passes(tmp_path, fault):
         assert int(props["ssh_reconnects"]) >= 1, props
 
 
-def twin_processes() -> dict[int, str]:
-    """Live (non-zombie) processes that the twin starts: its daemon, sshd, feeders."""
+def processes_of(state_dir: str) -> dict[int, str]:
+    """Live (non-zombie) processes of one twin: its state dir is in their command line or
+    environment (daemon, sshd and sessions by command line, feeders by GST_REGISTRY)."""
     found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -139,24 +142,42 @@ def twin_processes() -> dict[int, str]:
         try:
             state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
             args = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            env = (entry / "environ").read_bytes().decode(errors="replace")
         except OSError:
             continue
-        if state != "Z" and any(m in args for m in ("twin.daemon", "gst-launch-1.0", "akri-twin-")):
+        if state != "Z" and (state_dir in args or state_dir in env):
             found[int(entry.name)] = args
     return found
+
+
+def twin_state_dir_of(pid: int) -> str | None:
+    """The state dir of the twin daemon started by process `pid`, if it runs yet."""
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if entry.name.isdigit() and int(stat[1]) == pid and b"twin.daemon" in args:
+            return args[args.index(b"--state") + 1].decode()
+    return None
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("attempt", [1, 2, 3])
 def test_healthy_twin_is_green(tmp_path, attempt):
-    before = twin_processes()
     proc, cases = run_suite(tmp_path)
     assert proc.returncode == 0, proc.stdout[-4000:]
     assert len(cases) >= 30 and all(c["outcome"] == "passed" for c in cases)
     frames = sorted((tmp_path / "reports" / "frames").glob("feed-*.jpg"))
     assert len(frames) == 3
-    left = {pid: args for pid, args in twin_processes().items() if pid not in before}
-    assert not left, f"processes the twin left behind: {left}"
+    props = {
+        p.get("name"): p.get("value")
+        for p in ET.parse(tmp_path / "junit.xml").getroot().iter("property")
+    }
+    state_dir = props["twin_state_dir"]
+    assert not processes_of(state_dir), f"the twin left processes: {processes_of(state_dir)}"
+    assert not Path(state_dir).exists(), f"the twin left {state_dir}"
 
 
 @pytest.mark.slow
@@ -181,4 +202,43 @@ def test_verify_only_against_a_bare_ssh_host_fails_v4l2loopback_fast(tmp_path):
     assert all(
         "test_v4l2loopback_loaded failed" in c["message"] or "was skipped" in c["message"]
         for c in later
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill"])
+def test_interrupted_run_leaves_nothing_behind(tmp_path, sig):
+    """Ctrl-C mid-run tears the twin down; even a SIGKILLed pytest takes the twin with it."""
+    run = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-k", "akri", f"--reports-dir={tmp_path}"],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        state_dir, _ = wait_until(
+            lambda: twin_state_dir_of(run.pid), bool, timeout=60, what="the run to start its twin"
+        )
+        wait_until(
+            lambda: processes_of(state_dir),
+            lambda procs: any("gst-launch-1.0" in a for a in procs.values()),
+            timeout=120,
+            what="the run to start its feeders",
+        )
+        run.send_signal(sig)
+        run.wait(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    wait_until(
+        lambda: processes_of(state_dir),
+        lambda procs: not procs,
+        timeout=20,
+        what="the twin's processes to end",
+    )
+    wait_until(
+        lambda: Path(state_dir).exists(),
+        lambda exists: not exists,
+        timeout=10,
+        what="the twin's state directory to be removed",
     )

@@ -16,6 +16,7 @@ import getpass
 import json
 import logging
 import os
+import shutil
 import signal
 import socketserver
 import sys
@@ -307,6 +308,7 @@ def main(argv: list[str] | None = None) -> None:
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
     stopping = threading.Event()
+    parent = os.getppid()
     _stop_with_parent()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda *_: stopping.set())
@@ -318,6 +320,8 @@ def main(argv: list[str] | None = None) -> None:
         stopping.wait()
     finally:
         daemon.stop()
+        if os.getppid() != parent:  # the suite died without Twin.stop(): clean up for it
+            shutil.rmtree(args.state, ignore_errors=True)
 
 
 if __name__ == "__main__":
