@@ -1,0 +1,332 @@
+"""The GitHub Actions workflows: actionlint-clean, and calling the suite the way the suite accepts.
+
+actionlint (with shellcheck for the `run:` scripts) checks syntax, expressions, action inputs
+and retired action versions. The nightly is then held against the real programs: every
+`--option` a step passes to `python3 -m <module>` must appear in that module's `--help` (run
+from the checkout), the literal values it feeds options (matrix, dispatch choices) must pass the
+suite's validation, and the suite step's own bash, run with `python3` shimmed to collect only
+against a loopback endpoint, must build a command line the suite accepts. The preflight scripts
+run under bash too (missing or malformed secrets fail with annotations; the matrix). A last
+test pins the properties the nightly promises (cleanup, evidence, bounded parallelism).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from fixtures import settings
+
+REPO = Path(__file__).resolve().parent.parent
+WORKFLOWS = REPO / ".github" / "workflows"
+NIGHTLY = WORKFLOWS / "nightly.yml"
+SELFTESTS = WORKFLOWS / "selftests.yml"
+MODULE_CALL = re.compile(r"\bpython3? -m ([A-Za-z_][\w.]*)")
+LONG_OPTION = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
+DISPATCH_INPUTS = {"microk8s-channel", "image-family", "akri-chart", "akri-version", "zone", "keep"}
+
+
+def load(path: Path) -> dict[str, Any]:
+    """A workflow as data (PyYAML reads the `on:` key as True; give it back its name)."""
+    data = yaml.safe_load(path.read_text())
+    if True in data:
+        data["on"] = data.pop(True)
+    return data
+
+
+def tool(name: str) -> str:
+    """A pinned tool's binary: next to this interpreter (pip's scripts), else on PATH."""
+    here = Path(sys.executable).parent / name
+    found = str(here) if here.is_file() else shutil.which(name)
+    if not found:
+        pytest.fail(f"{name} is not installed: pip install -r requirements.lock (pins it)")
+    return found
+
+
+def steps(workflow: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(job id, step) for every step of every job."""
+    return [(job_id, step) for job_id, job in workflow["jobs"].items() for step in job["steps"]]
+
+
+def module_calls(workflow: dict[str, Any]) -> dict[str, set[str]]:
+    """module -> the long options the workflow's run scripts pass to `python3 -m module`."""
+    calls: dict[str, set[str]] = {}
+    for job_id, step in steps(workflow):
+        script = step.get("run", "")
+        modules = set(MODULE_CALL.findall(script))
+        if not modules:
+            continue
+        # One module per step, so each option found in the script (the command and the array
+        # of optional arguments built before it) belongs to that module without guessing.
+        assert len(modules) == 1, f"{job_id}: one python module per step, found {modules}"
+        calls.setdefault(modules.pop(), set()).update(LONG_OPTION.findall(script))
+    return calls
+
+
+def help_options(module: str) -> set[str]:
+    """The long options `python3 -m module --help` lists, run from the checkout."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AKRI_E2E_")}
+    proc = subprocess.run(
+        [sys.executable, "-m", module, "--help"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, f"python3 -m {module} --help failed:\n{proc.stderr[-2000:]}"
+    return set(LONG_OPTION.findall(proc.stdout))
+
+
+def test_actionlint_is_clean() -> None:
+    proc = subprocess.run(
+        [
+            tool("actionlint"),
+            "-no-color",
+            "-oneline",
+            f"-shellcheck={tool('shellcheck')}",
+            "-pyflakes=",
+            str(NIGHTLY.relative_to(REPO)),
+            str(SELFTESTS.relative_to(REPO)),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, f"actionlint:\n{proc.stdout}{proc.stderr}"
+
+
+def test_nightly_passes_only_options_that_exist() -> None:
+    calls = module_calls(load(NIGHTLY))
+    assert "pytest" in calls, "the nightly no longer runs the suite (python3 -m pytest)"
+    assert {"--target", "--keep", "--gce-project", "--microk8s-channel"} <= calls["pytest"]
+    for module, used in sorted(calls.items()):
+        known = help_options(module)
+        unknown = sorted(used - known)
+        assert not unknown, f"nightly.yml passes {unknown} to python3 -m {module}: not in --help"
+
+
+def test_nightly_runs_the_gce_target_over_the_whole_suite() -> None:
+    (script,) = [
+        s["run"] for _, s in steps(load(NIGHTLY)) if "python3 -m pytest" in s.get("run", "")
+    ]
+    assert re.search(r"python3 -m pytest -k akri --target gce\b", script)
+    assert "gce" in settings.TARGETS
+
+
+def test_nightly_values_pass_the_suite_validation() -> None:
+    workflow = load(NIGHTLY)
+    options = {o.name: o for o in settings.OPTIONS}
+    literals = {
+        "microk8s-channel": workflow["env"]["MICROK8S_CHANNELS"].split(),
+        "gce-image-family": workflow["env"]["IMAGE_FAMILIES"].split(),
+    }
+    inputs = workflow["on"]["workflow_dispatch"]["inputs"]
+    for name, spec in inputs.items():
+        if spec.get("type") == "choice":
+            assert name in options, f"dispatch choice {name!r} is not a suite option"
+            literals[name] = spec["options"]
+    assert len(literals["microk8s-channel"]) >= 2 and len(literals["gce-image-family"]) >= 2
+    for name, values in literals.items():
+        for value in values:
+            try:
+                options[name].convert(value)
+            except settings.SettingError as exc:
+                pytest.fail(f"nightly.yml gives --{name} {value!r}, which the suite refuses: {exc}")
+
+
+def test_nightly_keeps_its_promises() -> None:
+    workflow = load(NIGHTLY)
+    jobs = workflow["jobs"]
+    assert workflow["on"]["schedule"] and "workflow_dispatch" in workflow["on"]
+    assert set(workflow["on"]["workflow_dispatch"]["inputs"]) >= DISPATCH_INPUTS
+    assert workflow["concurrency"]["group"]
+    for job_id, job in jobs.items():
+        assert 0 < job["timeout-minutes"] <= 120, f"{job_id}: timeout-minutes"
+    strategy = jobs["conformance"]["strategy"]
+    assert strategy["fail-fast"] is False and strategy["max-parallel"] >= 1
+    by_action = {s["uses"].split("@")[0]: s for _, s in steps(workflow) if "uses" in s}
+    upload = by_action["actions/upload-artifact"]
+    assert upload["if"] == "always()" and "matrix.cell" in upload["with"]["name"]
+    assert "always()" in by_action["EnricoMi/publish-unit-test-result-action"]["if"]
+    assert "always()" in jobs["reap"]["if"] and "conformance" in jobs["reap"]["needs"]
+    summary = [s["run"] for _, s in steps(workflow) if "GITHUB_STEP_SUMMARY" in s.get("run", "")]
+    assert summary and "if [ -f reports/summary.md ]" in summary[0]
+    for path in (NIGHTLY, SELFTESTS):
+        for _, step in steps(load(path)):
+            if "uses" in step:
+                assert re.fullmatch(r"[\w.-]+/[\w./-]+@v\d+", step["uses"]), step["uses"]
+
+
+def test_selftests_workflow_runs_ci_run_on_every_push() -> None:
+    workflow = load(SELFTESTS)
+    assert {"push", "pull_request"} <= set(workflow["on"])
+    (job,) = workflow["jobs"].values()
+    assert job["runs-on"] == "ubuntu-latest" and job["timeout-minutes"] > 0
+    assert any("sudo" in s.get("run", "") and "bash .ci/run" in s["run"] for s in job["steps"])
+
+
+def run_step(step_id: str, env: dict[str, str], tmp_path: Path) -> tuple[int, str, str]:
+    """Run a preflight step's script with bash as the runner would: (exit code, log, outputs)."""
+    workflow = load(NIGHTLY)
+    (step,) = [s for s in workflow["jobs"]["preflight"]["steps"] if s.get("id") == step_id]
+    outputs = tmp_path / "github_output"
+    outputs.write_text("")
+    proc = subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", step["run"]],
+        env={
+            "PATH": os.environ["PATH"],
+            "GITHUB_OUTPUT": str(outputs),
+            "GCE_ZONE": "us-central1-a",
+            **{k: v for k, v in workflow["env"].items() if "${{" not in v},
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return proc.returncode, proc.stdout + proc.stderr, outputs.read_text()
+
+
+NO_SECRETS = dict.fromkeys(
+    (
+        "GCP_PROJECT",
+        "GCP_WORKLOAD_IDENTITY_PROVIDER",
+        "GCP_SERVICE_ACCOUNT",
+        "GCP_CREDENTIALS_JSON",
+    ),
+    "",
+)
+PROVIDER = "projects/123456789/locations/global/workloadIdentityPools/github/providers/akri"
+ACCOUNT = "akri-nightly@my-project.iam.gserviceaccount.com"
+
+
+@pytest.mark.parametrize(
+    ("secrets", "expected"),
+    [
+        ({}, ["GCP_PROJECT is not set", "no Google Cloud credentials"]),
+        (
+            {"GCP_PROJECT": "123456789012", "GCP_SERVICE_ACCOUNT": ACCOUNT},
+            ["not the project number", "GCP_WORKLOAD_IDENTITY_PROVIDER must be the full"],
+        ),
+        (
+            {
+                "GCP_PROJECT": "my-project",
+                "GCP_WORKLOAD_IDENTITY_PROVIDER": "github",
+                "GCP_SERVICE_ACCOUNT": "akri-nightly",
+            },
+            ["must be the full provider name", "must be a service account email"],
+        ),
+    ],
+)
+def test_preflight_fails_loudly_on_missing_or_bad_secrets(
+    tmp_path: Path, secrets: dict[str, str], expected: list[str]
+) -> None:
+    code, log, outputs = run_step("secrets", {**NO_SECRETS, **secrets}, tmp_path)
+    assert code == 1 and outputs == "", log
+    errors = [line for line in log.splitlines() if line.startswith("::error ")]
+    assert len(errors) == len(expected), log
+    for text in expected:
+        assert any(text in line and "README" in line for line in errors), (text, log)
+
+
+@pytest.mark.parametrize(
+    ("secrets", "auth"),
+    [
+        (
+            {
+                "GCP_PROJECT": "my-project",
+                "GCP_WORKLOAD_IDENTITY_PROVIDER": PROVIDER,
+                "GCP_SERVICE_ACCOUNT": ACCOUNT,
+                "GCP_CREDENTIALS_JSON": "{}",
+            },
+            "wif",
+        ),
+        ({"GCP_PROJECT": "my-project", "GCP_CREDENTIALS_JSON": "{}"}, "json"),
+    ],
+)
+def test_preflight_picks_the_credentials(
+    tmp_path: Path, secrets: dict[str, str], auth: str
+) -> None:
+    code, log, outputs = run_step("secrets", {**NO_SECRETS, **secrets}, tmp_path)
+    assert code == 0, log
+    assert outputs == f"auth={auth}\n"
+    assert ("::warning" in log) == (auth == "json")
+
+
+def test_matrix_is_the_nightly_grid_or_the_cell_a_manual_run_asks_for(tmp_path: Path) -> None:
+    assert shutil.which("jq"), "jq (on GitHub's runners and in the project's images) is missing"
+    code, log, outputs = run_step("matrix", {"INPUT_CHANNEL": "", "INPUT_FAMILY": ""}, tmp_path)
+    assert code == 0, log
+    cells = yaml.safe_load(outputs.removeprefix("matrix="))["include"]
+    assert len(cells) == 6
+    assert {
+        "channel": "1.34/stable",
+        "family": "ubuntu-2404-lts-amd64",
+        "cell": "1.34-stable_ubuntu-2404-lts-amd64",
+    } in cells
+    code, log, outputs = run_step(
+        "matrix", {"INPUT_CHANNEL": "1.35/edge", "INPUT_FAMILY": "ubuntu-2204-lts"}, tmp_path
+    )
+    assert code == 0, log
+    assert yaml.safe_load(outputs.removeprefix("matrix="))["include"] == [
+        {"channel": "1.35/edge", "family": "ubuntu-2204-lts", "cell": "1.35-edge_ubuntu-2204-lts"}
+    ]
+
+
+@pytest.mark.parametrize(
+    "inputs",
+    [
+        {"AKRI_CHART": "akri-dev", "AKRI_VERSION": "", "KEEP": "never"},
+        {
+            "AKRI_CHART": "akri",
+            "AKRI_VERSION": "0.13.8",
+            "KEEP": "on-failure",
+            "GCE_NETWORK": "conformance",
+            "GCE_MACHINE_TYPE": "e2-standard-8",
+        },
+    ],
+    ids=["nightly", "manual-run-with-every-option"],
+)
+def test_the_suite_accepts_the_nightly_command_line(tmp_path: Path, inputs: dict[str, str]) -> None:
+    """The step's own bash builds the command; the suite validates it and collects (no VM)."""
+    workflow = load(NIGHTLY)
+    (script,) = [s["run"] for _, s in steps(workflow) if "python3 -m pytest" in s.get("run", "")]
+    shim = tmp_path / "bin" / "python3"
+    shim.parent.mkdir()
+    # Collect only, against a loopback endpoint (anonymous credentials): validation without a VM.
+    shim.write_text(
+        f'#!/bin/sh\nexec {sys.executable} "$@" --collect-only -q '
+        f"--gce-api-endpoint=http://127.0.0.1:9 --reports-dir={tmp_path / 'reports'}\n"
+    )
+    shim.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AKRI_E2E_", "GOOGLE_"))}
+    env.update(
+        PATH=f"{shim.parent}{os.pathsep}{env['PATH']}",
+        GCP_PROJECT="my-project",
+        GCE_ZONE="europe-west1-b",
+        MICROK8S_CHANNEL=workflow["env"]["MICROK8S_CHANNELS"].split()[-1],
+        IMAGE_FAMILY=workflow["env"]["IMAGE_FAMILIES"].split()[0],
+    )
+    env.update({"GCE_NETWORK": "", "GCE_MACHINE_TYPE": "", **inputs})
+    proc = subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", script],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert re.search(r"\b34 tests collected\b|\b\d+/\d+ tests collected\b", proc.stdout), (
+        proc.stdout
+    )
