@@ -1,6 +1,7 @@
 """Layer 7, streaming: the app lists every camera and serves live JPEG frames over HTTP."""
 
 import http.client
+import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -153,8 +154,42 @@ def test_unknown_feed_is_500(app_url, settings):
     assert status == 500, f"expected HTTP 500 for an unknown feed id, got {status}"
 
 
+def _feed_sources(kube) -> list[dict]:
+    """Where each feed comes from, numbered as the app does (see test_camera_list).
+
+    Feed 0 is the configuration service (any broker); feed k is the k-th Instance service
+    sorted by "clusterIP:80", named after its `akri.sh/instance` label.
+    """
+    services = kube.call(
+        kube.core.list_namespaced_service, names.NAMESPACE, label_selector="controller=akri.sh"
+    ).items
+    small = sorted(
+        (s for s in services if names.INSTANCE_NAME.match(s.metadata.name.removesuffix("-svc"))),
+        key=lambda s: f"{s.spec.cluster_ip}:80",
+    )
+    sources = [
+        {
+            "id": 0,
+            "service": names.CONFIGURATION_SERVICE,
+            "source": "configuration service (any broker)",
+            "instance": None,
+        }
+    ]
+    for k, svc in enumerate(small, start=1):
+        instance = (svc.metadata.labels or {}).get("akri.sh/instance")
+        sources.append(
+            {
+                "id": k,
+                "service": svc.metadata.name,
+                "cluster_ip": svc.spec.cluster_ip,
+                "instance": instance,
+            }
+        )
+    return sources
+
+
 @pytest.fixture(scope="module")
-def feeds(app_url, settings):
+def feeds(app_url, settings, kube):
     """PARTS frames of every feed, read concurrently; the first frame of each is kept."""
     ids = list(range(settings.cameras + 1))
 
@@ -168,9 +203,18 @@ def feeds(app_url, settings):
         results = dict(zip(ids, pool.map(read, ids), strict=True))
     frames_dir = Path(settings.reports_dir) / "frames"
     frames_dir.mkdir(parents=True, exist_ok=True)
+    saved = set()
     for i, result in results.items():
         if not isinstance(result, Exception) and result.parts:
             (frames_dir / f"feed-{i}.jpg").write_bytes(result.parts[0].body)
+            saved.add(i)
+    try:
+        sources = _feed_sources(kube)
+    except Exception as exc:  # the frames are kept either way; only their labels are lost
+        sources = [{"id": i, "source": f"unknown ({exc})"} for i in ids]
+    for source in sources:
+        source["file"] = f"feed-{source['id']}.jpg" if source["id"] in saved else None
+    (frames_dir / "feeds.json").write_text(json.dumps({"feeds": sources}, indent=2) + "\n")
     return results
 
 
