@@ -208,10 +208,11 @@ def scaling(repeat: int) -> tuple[list[str], dict[int, float]]:
     walls = {}
     for n in (1, 2, 4, 8):
         runs = [suite(f"--cameras={n}") for _ in range(repeat)]
-        assert all(r.code == 0 for r in runs), f"{n} cameras is not green"
         walls[n] = median([r.wall for r in runs])
+        green = "" if all(r.code == 0 for r in runs) else " (NOT GREEN)"
         rows.append(
-            f"| {n} | {walls[n]} | {runs[0].props['ssh_commands']} | {len(runs[0].cases)} |"
+            f"| {n}{green} | {walls[n]} | {runs[0].props.get('ssh_commands')} | "
+            f"{len(runs[0].cases)} |"
         )
     return rows, walls
 

@@ -113,7 +113,7 @@ def test_index_lists_feeds(app_url, settings):
     page, _ = wait_until(
         lambda: _get(app_url, "/"),
         lambda p: p[0] == 200 and links(p) == wanted,
-        timeout=30,
+        timeout=settings.ready_timeout,
         what="index page with every feed",
         describe=lambda p: f"HTTP {p[0]}, links {sorted(links(p))}, page starts {p[1][:200]!r}",
     )
@@ -140,7 +140,7 @@ def test_camera_list(app_url, kube, settings):
     seen, _ = wait_until(
         lambda: _get(app_url, "/camera_list"),
         lambda p: p == (200, expected),
-        timeout=30,
+        timeout=settings.ready_timeout,
         what=f"/camera_list == {expected!r}",
         describe=lambda p: f"HTTP {p[0]} {p[1]!r}",
     )
