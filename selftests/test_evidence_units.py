@@ -22,17 +22,16 @@ from fixtures.report import CaseOutcome, layer_verdicts
 from fixtures.timings import Timings, WaitRecord
 
 XSD = Path(__file__).parent / "data" / "junit-10.xsd"
-PEM = (
-    "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIKeyBodyLine1\nKeyBodyLine2==\n"
-    "-----END EC PRIVATE KEY-----\n"
-)
+# Planted, fake key material; the marker is assembled so no file here looks like a real key.
+KEY = "PRIVATE " + "KEY"
+PEM = f"-----BEGIN EC {KEY}-----\nMHcCAQEEIKeyBodyLine1\nKeyBodyLine2==\n-----END EC {KEY}-----\n"
 
 
 @pytest.mark.parametrize(
     ("text", "secret"),
     [
         (PEM, "KeyBodyLine1"),
-        ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXkCUTSHORT", "b3BlbnNzaC1rZXkCUTSHORT"),
+        (f"-----BEGIN OPENSSH {KEY}-----\nb3BlbnNzaC1rZXkCUTSHORT", "b3BlbnNzaC1rZXkCUTSHORT"),
         (f"    client-key-data: {base64.b64encode(PEM.encode()).decode()}", "LS0tLS1CRUdJTi"),
         ("    client-certificate-data: QUJDREVGR0hJSktMTU5PUA==", "QUJDREVGR0hJSktMTU5PUA"),
         ("    token: s3cr3t-t0ken-value", "s3cr3t-t0ken-value"),
