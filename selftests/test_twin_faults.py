@@ -19,27 +19,40 @@ from fixtures.waits import wait_until
 from twin.faults import FAULTS
 
 REPO = Path(__file__).resolve().parent.parent
-# what the failure message must show: the state the suite observed
-OBSERVED = {
-    "ssh-down": "did not answer within 5s",
-    "no-v4l2loopback": "Unable to locate package v4l2loopback-dkms",
-    "old-v4l2loopback": "v4l2loopback 0.12.3 is loaded",
-    "one-device": "/dev/video2: missing",
-    "feeder-down": "akri-feeder-video2.service: ActiveState=failed",
-    "microk8s-not-ready": "MicroK8s not ready after 8s",
-    "dns-disabled": "expected the dns addon enabled, status says 'disabled'",
-    "no-akri-crds": "configurations.akri.sh: 404",
-    "agent-down": "Akri agent ready",
-    "missing-instance": "last observed state: akri-udev-video-",
-    "broker-crashloop": "CrashLoopBackOff",
-    "no-config-service": "akri-udev-video-svc: missing",
-    "app-not-ready": "Available=False",
-    "no-feeds": "links []",
-    "not-jpeg": "no JPEG SOI FF D8",
-    "frozen-frames": "frames are identical",
-}
 LAYER_FAULTS = [f for f in FAULTS.values() if f.layer in LAYERS]
 PERTURBATIONS = [f for f in FAULTS.values() if f.layer is None]
+
+
+def conformance_tests() -> set[str]:
+    """The function names of every conformance test that `-k akri` selects."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-k", "akri"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    ids = [line for line in proc.stdout.splitlines() if "::" in line]
+    return {i.split("::")[-1].split("[")[0] for i in ids}
+
+
+def test_every_conformance_test_is_made_to_fail_by_a_fault():
+    """A check never seen to fail is where a wrong check hides: each one has its fault.
+
+    Each fault's run (test_fault_fails_its_layer_only) proves that its named test fails first;
+    this proves that every conformance test is the named test of at least one fault.
+    """
+    tests = conformance_tests()
+    assert len(tests) >= 30, tests
+    covered = {f.test for f in FAULTS.values() if f.test}
+    assert not covered - tests, f"faults name tests that do not exist: {covered - tests}"
+    assert not tests - covered, f"no twin fault makes these tests fail: {sorted(tests - covered)}"
+
+
+def test_every_fault_says_what_it_observed():
+    for fault in LAYER_FAULTS:
+        assert fault.test and fault.observed, f"{fault.name}: needs a test and its observed text"
 
 
 def run_suite(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess, list[dict]]:
@@ -96,12 +109,12 @@ def _layer(case: dict) -> int:
 @pytest.mark.slow
 @pytest.mark.parametrize("fault", LAYER_FAULTS, ids=lambda f: f.name)
 def test_fault_fails_its_layer_only(tmp_path, fault):
-    proc, cases = run_suite(tmp_path, "--twin-fault", fault.name)
+    proc, cases = run_suite(tmp_path, "--twin-fault", fault.name, *fault.args)
     assert proc.returncode == 1, proc.stdout[-3000:]
     by_name = {c["name"]: c for c in cases}
     failed = by_name[fault.test]
     assert failed["outcome"] == "failed", f"{fault.test} {failed['outcome']}\n{proc.stdout[-3000:]}"
-    assert OBSERVED[fault.name] in failed["message"], failed["message"][-2000:]
+    assert fault.observed in failed["message"], failed["message"][-2000:]
     layer = LAYERS.index(fault.layer)
     for case in cases:
         where = _layer(case)

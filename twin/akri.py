@@ -6,7 +6,7 @@ udev Configuration's rules match becomes an Instance `<config>-<hash>` in the Co
 namespace (akri-facts 2.2), and the node offers `akri.sh/<instance>` and `akri.sh/<config>`
 (2.4). A vanished device's Instance goes after a short modelled delay. Everything happens on one
 reconcile thread woken by store events, `notify_devices` and timers; nothing sleeps. Faults:
-`agent-down`, `missing-instance`, `stale-instance`, `no-rediscovery`, `broker-crashloop`, and
+`agent-down`, `missing-instance`, `broker-crashloop`, and
 through the controller `slow-start` and `no-config-service`.
 """
 
@@ -51,7 +51,6 @@ class AkriModel:
         self._thread: threading.Thread | None = None
         self._gone_since: dict[str, float] = {}  # devpath -> when it vanished
         self._known: set[str] = set()  # devpaths that had an Instance
-        self._vanished: set[str] = set()  # devpaths that disappeared at least once
         self._allocatable: dict[str, int] = {}
         self._controller = AkriController(store, node_name, faults, self._wake_at)
         cluster.add_pod_behaviour(self._behaviour)
@@ -149,7 +148,6 @@ class AkriModel:
         devices = {d.devpath: d for d in self._devices()}
         for devpath in self._known - devices.keys():
             self._gone_since.setdefault(devpath, now)
-            self._vanished.add(devpath)
         for devpath in devices:
             self._gone_since.pop(devpath, None)
         every = self._list("Configuration")
@@ -178,8 +176,6 @@ class AkriModel:
         rules = udev_rules(cfg)
         found = [d for d in devices.values() if any(rule_matches(r, d) for r in rules)]
         found.sort(key=lambda d: d.devnode)
-        if "no-rediscovery" in self._faults:
-            found = [d for d in found if d.devpath not in self._vanished]
         if "missing-instance" in self._faults:
             found = found[:1]
         name = key_of(cfg)[1]
@@ -189,7 +185,7 @@ class AkriModel:
             if inst_name not in have:
                 self._create_instance(cfg, inst_name, device, now)
         for inst in mine:
-            if key_of(inst)[1] in wanted or "stale-instance" in self._faults:
+            if key_of(inst)[1] in wanted:
                 continue
             devpath = (inst["spec"].get("brokerProperties") or {}).get("UDEV_DEVPATH", "")
             gone = self._gone_since.get(devpath)

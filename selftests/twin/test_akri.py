@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from twin import akri_controller
-from twin.akri import REMOVAL_DELAY, AkriModel, UdevDevice, instance_hash
+from twin.akri import AkriModel, UdevDevice, instance_hash
 from twin.cluster import NODE_NAME, Cluster
 from twin.helm import Helm
 from twin.store import ObjectStore
@@ -307,22 +307,6 @@ def test_no_config_service_creates_only_instance_services(make_node):
     names = {f"{name_of(n)}-svc" for n in (1, 2)}
     node.until(lambda: names <= set(node.services()), "instance services")
     node.stays_false(lambda: f"{CONFIG}-svc" in node.services(), 0.3)
-
-
-def test_stale_instance_outlives_its_camera(make_node):
-    node = make_node("stale-instance")
-    node.until(lambda: len(node.instances()) == 2, "two Instances")
-    node.set_camera(2, None)
-    node.stays_false(lambda: name_of(2) not in node.instances(), REMOVAL_DELAY + 0.4)
-
-
-def test_no_rediscovery_after_a_camera_comes_back(make_node):
-    node = make_node("no-rediscovery")
-    node.until(lambda: len(node.instances()) == 2, "two Instances")
-    node.set_camera(2, None)
-    node.until(lambda: name_of(2) not in node.instances(), "the Instance to go")
-    node.set_camera(2, camera(2))
-    node.stays_false(lambda: name_of(2) in node.instances(), REMOVAL_DELAY)
 
 
 def test_slow_start_delays_brokers(make_node, monkeypatch):
