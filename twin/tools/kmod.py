@@ -177,7 +177,7 @@ def lsmod(daemon, call: Call) -> Answer:
     state = daemon.node.state
     lines = ["Module                  Size  Used by"]
     if state.module is not None:
-        users = sum(1 for f in daemon.feeders.units() if f.state == "active")
+        users = len(daemon.feeders.running())
         lines.append(f"{'v4l2loopback':<24}{45056:>6}  {users}")
     if state.videodev_loaded:
         users = "1 v4l2loopback" if state.module is not None else "0"
