@@ -24,16 +24,20 @@ from pathlib import Path
 CLONE_NEWPID = 0x20000000
 INIT_FILE = "init.pid"
 _START_DEADLINE = 5.0
-# PID 1 of the node: reaps whatever is re-parented to it (background feeders of ended shells)
-# and ends on SIGTERM, which takes every process of the namespace with it.
+# PID 1 of the node: reaps whatever is re-parented to it (background feeders of ended shells;
+# SIGCHLD is blocked so that none is lost between two waits) and ends on SIGTERM, which takes
+# every process of the namespace with it.
 _INIT = (
     "import os, signal\n"
     "signal.signal(signal.SIGTERM, lambda *_: os._exit(0))\n"
+    "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})\n"
     "while True:\n"
     "    try:\n"
-    "        os.wait()\n"
+    "        while os.waitpid(-1, os.WNOHANG)[0]:\n"
+    "            pass\n"
     "    except ChildProcessError:\n"
-    "        signal.pause()\n"
+    "        pass\n"
+    "    signal.sigwaitinfo({signal.SIGCHLD})\n"
 )
 
 

@@ -57,8 +57,11 @@ def _frames_to_fd3(path: str, argv: list[str]) -> None:
     sock.connect(path)
     sock.sendall(json.dumps({"frames": argv}).encode() + b"\n")
     sock.recv(1)  # the daemon has taken the connection over: frames may flow
-    os.dup2(sock.fileno(), 3)
-    sock.close()
+    fd = sock.detach()
+    if fd != 3:
+        os.dup2(fd, 3)
+        os.close(fd)
+    os.set_inheritable(3, True)
 
 
 if __name__ == "__main__":

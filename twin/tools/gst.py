@@ -54,7 +54,8 @@ def gstreamer_tool(daemon, call: Call) -> Answer:
         return not_found(call.tool)
     env = [f"{k}={v}" for k, v in daemon.gst_env().items()]
     real = [*(["/usr/bin/env", *env] if env else []), GST_TOOLS[call.tool]]
-    shown = [call.tool, *call.argv]
+    # as a real host shows a feeder started with sudo (akri-facts 11)
+    shown = [GST_TOOLS[call.tool], *call.argv]
     if call.tool == "gst-launch-1.0" and any(a.split()[:1] == ["v4l2sink"] for a in call.argv):
         try:
             redirect = redirect_sink(shown)
