@@ -57,7 +57,7 @@ FAULTS: dict[str, Fault] = {
             "the feeder for /dev/video2 dies after start",
             "gstreamer",
             "test_feeders_running",
-            observed="akri-feeder-video2.service: ActiveState=failed",
+            observed="cam2 /dev/video2: no live gst-launch-1.0 process writes to it",
         ),
         Fault(
             "microk8s-not-ready",
