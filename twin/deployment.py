@@ -118,20 +118,24 @@ def deploy(state_dir: Path, spec: DeploymentSpec, faults: frozenset[str]) -> str
         "USER": os.environ.get("USER", "root"),
         "SSH_ORIGINAL_COMMAND": script,
     }
-    result = subprocess.run(
-        [
-            "/usr/bin/unshare",
-            "--mount",
-            "--propagation",
-            "private",
-            "/usr/bin/python3",
-            "-IS",
-            str(SHELL),
-        ],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=DEPLOY_DEADLINE,
-    )
+    try:
+        result = subprocess.run(
+            [
+                "/usr/bin/unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                "/usr/bin/python3",
+                "-IS",
+                str(SHELL),
+            ],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=DEPLOY_DEADLINE,
+        )
+    except subprocess.TimeoutExpired as exc:
+        out = f"{exc.stdout or ''}{exc.stderr or ''}"
+        return f"{out}\nthe deployment ran out of its {DEPLOY_DEADLINE:.0f}s\n"
     return result.stdout + result.stderr
