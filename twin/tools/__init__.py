@@ -56,6 +56,6 @@ def not_found(name: str) -> Answer:
 
 def load() -> dict[str, Handler]:
     """Import every tool module so that their handlers register."""
-    from twin.tools import apt, gst, kmod, misc, snap, systemd, udevadm  # noqa: F401
+    from twin.tools import apt, gst, kmod, misc, snap, systemd, udevadm, v4l2ctl  # noqa: F401
 
     return TOOLS
