@@ -83,7 +83,8 @@ def akri_docs_commands(spec: DeploymentSpec, faults: frozenset[str]) -> list[str
         # the operator persisted exclusive_caps for every camera, but the module running is
         # still the one loaded by hand with the docs' line (parameters change only on reload)
         options = f"options v4l2loopback exclusive_caps={','.join('1' for _ in numbers)}"
-        persisted.append(f"echo {shlex.quote(options)} > /etc/modprobe.d/cameras.conf")
+        conf = "/etc/modprobe.d/cameras.conf"
+        persisted.append(f"mkdir -p /etc/modprobe.d; echo {shlex.quote(options)} > {conf}")
     return [
         "apt-get update",
         'apt-get install -y "linux-modules-extra-$(uname -r)"',
