@@ -12,7 +12,7 @@ pytestmark = [
     pytest.mark.akri,
     pytest.mark.gstreamer,
     pytest.mark.order(30),
-    pytest.mark.prereq("test_v4l2loopback_version", "test_video_devices"),
+    pytest.mark.prereq("test_v4l2loopback_version", "test_video_devices", "test_exclusive_caps"),
 ]
 
 
