@@ -2,15 +2,15 @@
 
 It owns the node model, the real feeders, the fake Kubernetes API server, the kubelet and Akri
 models, the streaming app and the sshd itself, and answers the tool shims over a Unix socket.
-`python -m twin.daemon --state DIR [--fault NAME ...]` prints one JSON line when the node is
-reachable (address, port, user, client key, host key) and stops everything it started on
-SIGTERM or SIGINT.
+`python -m twin.daemon --state DIR [--fault NAME ...] [--deployment akri-docs --spec JSON]`
+prints one JSON line when the node is reachable (address, port, user, client key, host key),
+after deploying it by hand first if asked (`twin.deployment`), and stops everything it started
+on SIGTERM or SIGINT.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import ctypes
 import getpass
 import json
@@ -18,41 +18,53 @@ import logging
 import os
 import shutil
 import signal
-import socketserver
 import sys
 import threading
 from pathlib import Path
 
+from twin import boot
 from twin import pki as twin_pki
 from twin.akri import AkriModel, UdevDevice
 from twin.appwatch import StreamingAppWatcher
 from twin.cluster import NODE_NAME, Cluster
-from twin.feeders import FeederManager
+from twin.deployment import DeploymentSpec
+from twin.feeder_manager import FeederManager
 from twin.helm import Helm
 from twin.kubeapi import KubeApiServer
 from twin.kubectl import Kubectl
 from twin.node import Node
+from twin.pidns import NodeProcesses
+from twin.rpc import RpcServer
 from twin.sshd import Sshd, SshdConfig, generate_ed25519
 from twin.store import ObjectStore
 from twin.tools import Answer, Call, load
-from twin.tools.kmod import load_v4l2loopback
+from twin.tools.gst import plugin_env
 from twin.tools.snap import channel_minor
 
 log = logging.getLogger("twin")
 HERE = Path(__file__).resolve().parent
 SHELL = f"/usr/bin/unshare --mount --propagation private /usr/bin/python3 -IS {HERE / 'shell.py'}"
-BOOT_SECONDS = 1.0
 MICROK8S_START_SECONDS = 1.0
 
 
 class NodeDaemon:
     """Everything the edge node is, wired together; the tool handlers receive this object."""
 
-    def __init__(self, state_dir: Path, faults: frozenset[str]) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        faults: frozenset[str],
+        deployment: str = "none",
+        spec: DeploymentSpec | None = None,
+    ) -> None:
         self.dir = state_dir
         self.faults = faults
+        self.deployment, self.spec = deployment, spec or DeploymentSpec()
         self.node = Node(state_dir, faults)
-        self.feeders = FeederManager(state_dir / "feeders", self.node.device, faults)
+        self.procs = NodeProcesses(state_dir)
+        self.feeders = FeederManager(
+            state_dir / "feeders", self.node.device, faults, self.procs, self.gst_env()
+        )
         self.store = ObjectStore()
         self.pki = twin_pki.make_pki(state_dir / "pki")
         self.api = KubeApiServer(self.store, self.pki, faults=faults)
@@ -68,6 +80,7 @@ class NodeDaemon:
         self.tools = load()
         self.sshd: Sshd | None = None
         self._timers: list[threading.Timer] = []
+        self.booted = threading.Event()
         self.api_port = 0
         self.api.pod_log = self.cluster.pod_log
         self.kubectl.kubeconfig = self.kubeconfig
@@ -76,9 +89,10 @@ class NodeDaemon:
     def start(self) -> dict:
         """Start the node's servers and sshd; return how to reach it."""
         self._write_shims()
+        self.procs.boot()
         self.api_port = self.api.start()
         self.store.nodeport_allocator = self.app.allocate_node_port
-        self.rpc = _RpcServer(str(self.dir / "node.sock"), self)
+        self.rpc = RpcServer(str(self.dir / "node.sock"), self)
         threading.Thread(target=self.rpc.serve_forever, name="twin-rpc", daemon=True).start()
         user = getpass.getuser()
         # the node user's home: the machine's own ~/.bashrc would run on every SSH command
@@ -94,6 +108,8 @@ class NodeDaemon:
             )
         )
         self.sshd.start()
+        if self.deployment == "akri-docs":
+            boot.deploy_by_hand(self)
         if "ssh-down" in self.faults:
             self.sshd.pause()
         return {
@@ -117,6 +133,7 @@ class NodeDaemon:
         self.akri.stop()
         self.cluster.stop()
         self.api.stop()
+        self.procs.halt()
         self.rpc.shutdown()
         self.rpc.server_close()
 
@@ -154,15 +171,22 @@ class NodeDaemon:
     # -- devices and feeders --------------------------------------------------------------------
     def udev_devices(self) -> list[UdevDevice]:
         """What udev sees: the loopback nodes, and whether a producer feeds them."""
-        fed = {f.devnode for f in self.feeders.units() if f.state == "active"}
-        return [
-            UdevDevice(d, f"/devices/virtual/video4linux/{d.rsplit('/', 1)[-1]}", d in fed)
-            for d in sorted(self.node.state.devices)
-        ]
+        fed = {f.devnode for f in self.feeders.running()}
+        found = []
+        with self.node.lock:
+            for d in sorted(self.node.state.devices):
+                minor, label = self.node.card(d)
+                path = f"/devices/virtual/video4linux/{d.rsplit('/', 1)[-1]}"
+                found.append(UdevDevice(d, path, d in fed, minor, label))
+        return found
+
+    def gst_env(self) -> dict[str, str]:
+        """The GStreamer environment of the node's processes (a broken plugin, with a fault)."""
+        return plugin_env(self.dir, self.faults)
 
     def devices_in_use(self) -> set[str]:
         """Device nodes held open: by a running feeder, or by a running broker that captures."""
-        held = {f.devnode for f in self.feeders.units() if f.state in ("active", "activating")}
+        held = {f.devnode for f in self.feeders.running()}
         if self._cluster_started:
             pods, _rv = self.store.list("Pod", label_selector="controller=akri.sh")
             for pod in pods:
@@ -192,6 +216,11 @@ class NodeDaemon:
             self.app.start()
         self.cluster.set_running(True)
         self.microk8s_ready.set()
+
+    @property
+    def cluster_started(self) -> bool:
+        """True once MicroK8s has started on this node (it then survives reboots)."""
+        return self._cluster_started
 
     def stop_microk8s(self) -> None:
         """Stop MicroK8s: nothing reconciles, kubectl is refused."""
@@ -225,69 +254,7 @@ class NodeDaemon:
     # -- reboot -----------------------------------------------------------------------------------
     def reboot(self) -> None:
         """A real disruption: SSH goes away, volatile state is lost, the node boots again."""
-        self.later(0.2, self._reboot)
-
-    def _reboot(self) -> None:
-        assert self.sshd is not None
-        self.sshd.stop()
-        self.feeders.stop_all()
-        self.app.stop_server()
-        self.stop_microk8s()
-        self.node.new_boot()
-        self.devices_changed()
-        self.later(BOOT_SECONDS, self._boot)
-
-    def _boot(self) -> None:
-        with self.node.lock:
-            persisted = any(
-                "v4l2loopback" in text.split() for _n, text in self.node.etc_dir("modules-load.d")
-            )
-            if persisted and self.node.v4l2loopback_version():
-                load_v4l2loopback(self, [])
-        assert self.sshd is not None
-        self.sshd.restart()
-        if self.snap is not None:
-            self.cluster.reboot() if self._cluster_started else None
-            self.boot_microk8s()
-
-
-class _Handler(socketserver.StreamRequestHandler):
-    def handle(self) -> None:
-        line = self.rfile.readline()
-        if not line:
-            return
-        request = json.loads(line)
-        call = Call(
-            tool=request["tool"],
-            argv=request["argv"],
-            env=request.get("env", {}),
-            cwd=request.get("cwd", "/"),
-            stdin=base64.b64decode(request.get("stdin", "")),
-        )
-        try:
-            answer = self.server.daemon_ref.dispatch(call)  # type: ignore[attr-defined]
-        except Exception as exc:  # a model bug must show up as a failed command, not a hang
-            log.exception("tool %s failed", call.tool)
-            answer = Answer(70, "", f"{call.tool}: twin model error: {exc!r}\n")
-        reply = {
-            "rc": answer.rc,
-            "stdout": base64.b64encode(answer.out.encode()).decode(),
-            "stderr": base64.b64encode(answer.err.encode()).decode(),
-        }
-        if answer.exec:
-            reply["exec"] = answer.exec
-        try:
-            self.wfile.write(json.dumps(reply).encode() + b"\n")
-        except OSError:
-            log.debug("client of %s went away", call.tool)
-
-
-class _RpcServer(socketserver.ThreadingUnixStreamServer):
-    daemon_threads = True
-
-    def __init__(self, path: str, daemon_ref: NodeDaemon) -> None:
-        self.daemon_ref = daemon_ref
-        super().__init__(path, _Handler)
+        self.later(0.2, lambda: boot.shut_down(self))
 
 
 def _stop_with_parent() -> None:
@@ -301,6 +268,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m twin.daemon")
     parser.add_argument("--state", required=True, type=Path)
     parser.add_argument("--fault", action="append", default=[])
+    parser.add_argument("--deployment", default="none")
+    parser.add_argument("--spec", default="{}", help="DeploymentSpec fields as JSON")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO,
@@ -312,7 +281,8 @@ def main(argv: list[str] | None = None) -> None:
     _stop_with_parent()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda *_: stopping.set())
-    daemon = NodeDaemon(args.state, frozenset(args.fault))
+    spec = DeploymentSpec(**json.loads(args.spec))
+    daemon = NodeDaemon(args.state, frozenset(args.fault), args.deployment, spec)
     try:
         endpoint = daemon.start()
         sys.stdout.write(json.dumps(endpoint) + "\n")

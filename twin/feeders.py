@@ -1,29 +1,24 @@
-"""The twin's camera feeders: real `gst-launch-1.0` processes writing into modelled devices.
+"""The twin's camera feeders as data: device frame buffers, the sink redirect, feeder records.
 
-The install plan starts one `gst-launch-1.0 ... ! v4l2sink device=/dev/videoN` per camera as a
-transient systemd unit. The twin has no v4l2loopback, so the sink is swapped for
-`multipartmux boundary=frame ! fdsink fd=3` and a reader thread parses the multipart stream
-into the device's frame buffer (`DeviceFrames`), which is what a broker would capture. The
-process itself stays real and recognisable in `ps`; its output and the messages of its systemd
-life cycle (start, exit code or signal, stop) are the unit's journal, kept on its `Feeder`
-record as bare messages (the journalctl model adds timestamp, host and identifier).
+A feeder is a real `gst-launch-1.0 ... ! v4l2sink device=/dev/videoN` process, started as a
+transient systemd unit (the install plan) or from a shell (`sudo gst-launch-1.0 ... &`, as the
+Akri documentation does, akri-facts 7). The twin has no v4l2loopback, so the sink is swapped
+for `multipartmux boundary=frame ! fdsink fd=3` and the multipart stream is parsed into the
+device's frame buffer (`DeviceFrames`), which is what a broker would capture; `ps` still shows
+the pipeline as it was run (`twin.pidns.show_argv`). A unit's output and the messages of its
+systemd life cycle are its journal, kept on its `Feeder` record as bare messages (the
+journalctl model adds timestamp, host and identifier). `twin.feeder_manager` runs them.
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
-import selectors
-import shutil
 import signal
-import subprocess
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import NamedTuple
 
 from PIL import Image
@@ -102,7 +97,11 @@ class SinkRedirect(NamedTuple):
 
 
 def redirect_sink(argv: list[str]) -> SinkRedirect:
-    """Rewrite `... ! v4l2sink device=X [prop=value ...]` to write multipart JPEG to fd 3."""
+    """Rewrite `... ! v4l2sink device=X [prop=value ...]` to write multipart JPEG to fd 3.
+
+    The result is never shorter than argv (the sink gets a padded `name`), so that the
+    process's argument area can show argv again once gst has parsed it.
+    """
     if not argv or os.path.basename(argv[0]) != "gst-launch-1.0":
         raise FeederError(f"not a gst-launch-1.0 command: {argv!r}")
     sinks = [i for i, tok in enumerate(argv) if i and tok.split()[:1] == ["v4l2sink"]]
@@ -116,7 +115,15 @@ def redirect_sink(argv: list[str]) -> SinkRedirect:
     props = dict(w.split("=", 1) for w in words if "=" in w)
     devnode = props.get("device", _DEFAULT_DEVICE).strip("\"'")
     name = props.get("name", "v4l2sink0").strip("\"'")
-    return SinkRedirect([*argv[:at], *_SINK, *argv[end:]], devnode, name)
+    redirected = [*argv[:at], *_SINK, *argv[end:]]
+    short = _argv_size(argv) - _argv_size(redirected)
+    if short > 0:
+        redirected.insert(at + len(_SINK), "name=twinsink" + "_" * max(short - 14, 0))
+    return SinkRedirect(redirected, devnode, name)
+
+
+def _argv_size(argv: list[str]) -> int:
+    return sum(len(a.encode()) + 1 for a in argv)
 
 
 class _PartParser:
@@ -145,259 +152,70 @@ class _PartParser:
 
 @dataclass
 class Feeder:
-    """One feeder unit as systemd would show it."""
+    """One feeder: a systemd unit, or a process started from a shell (`unit` is then "")."""
 
     unit: str
     argv: list[str]
     devnode: str
-    pid: int | None = None
+    pid: int | None = None  # as the node's `ps` numbers it
     state: str = "activating"  # activating | active | failed | inactive
     result: str = "success"  # success | exit-code | signal
     exit_status: int | None = None
     started_at: float = field(default_factory=time.monotonic)
     log: deque[str] = field(default_factory=lambda: deque(maxlen=_LOG_LINES))
 
+    def settle(self, state: str, result: str, status: int) -> None:
+        """Set the unit's state, result and exit status together."""
+        self.state, self.result, self.exit_status = state, result, status
 
-@dataclass
-class _Run:
-    proc: subprocess.Popen[bytes]
-    frames_fd: int
-    device: DeviceFrames
-    description: str
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    done: threading.Event = field(default_factory=threading.Event)
-    reaped: bool = False
-    stopping: bool = False
-    gone: bool = False
-
-
-class FeederManager:
-    """Starts, watches and stops the twin's feeder units (real gst-launch-1.0 processes)."""
-
-    def __init__(
-        self,
-        workdir: Path,
-        device: Callable[[str], DeviceFrames | None],
-        faults: frozenset[str],
-    ) -> None:
-        self._workdir = Path(workdir)
-        self._device = device
-        self._faults = faults
-        self._lock = threading.Lock()
-        self._units: dict[str, Feeder] = {}
-        self._runs: dict[str, _Run] = {}
-
-    def start(self, unit: str, argv: list[str]) -> Feeder:
-        """Start a feeder unit for a `gst-launch-1.0 ... ! v4l2sink device=X` command."""
-        redirect = redirect_sink(argv)
-        exe = shutil.which(argv[0])
-        if exe is None:
-            raise FeederError(f"Failed to find executable {argv[0]}: No such file or directory")
-        feeder = Feeder(unit, list(argv), redirect.devnode)
-        # systemd-run describes a transient unit by its resolved command line
-        description = " ".join([exe, *argv[1:]])
-        with self._lock:
-            old = self._units.get(unit)
-            if old is not None and old.state in ("activating", "active"):
-                raise FeederError(
-                    f"Unit {_service(unit)} was already loaded or has a fragment file."
-                )
-            self._units[unit] = feeder
-        feeder.log.append(f"Started {_service(unit)} - {description}.")
-        dev = self._device(redirect.devnode)
-        if dev is None:
-            self._fail_without_device(feeder, redirect)
-            return feeder
-        self._workdir.mkdir(parents=True, exist_ok=True)
-        read_fd, write_fd = os.pipe()
-        # gst must see the pipe as fd 3: bash (dash takes single-digit fds only) moves it there
-        # and execs gst in its own place, so the PID and the command line are gst's
-        script = 'exec "$@"' if write_fd == 3 else f'exec "$@" 3>&{write_fd} {write_fd}>&-'
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
-            "HOME": str(self._workdir),
-            "LANG": "C",
-            "GST_REGISTRY": str(self._workdir / "gst-registry.bin"),
-        }
-        try:
-            proc = subprocess.Popen(
-                ["/bin/bash", "-c", script, "bash", exe, *redirect.argv[1:]],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                pass_fds=(write_fd,),
-                start_new_session=True,
-                cwd=self._workdir,
-                env=env,
-            )
-        except BaseException:
-            os.close(read_fd)
-            raise
-        finally:
-            os.close(write_fd)
-        run = _Run(proc, read_fd, dev, description)
-        with self._lock:
-            feeder.pid, feeder.state = proc.pid, "active"
-            self._runs[unit] = run
-        threading.Thread(
-            target=self._pump, args=(feeder, run), name=f"feeder {unit}", daemon=True
-        ).start()
-        return feeder
-
-    def stop(self, unit: str) -> None:
-        """Stop a running unit: SIGTERM its process group, SIGKILL after a grace period."""
-        self._stop_runs([unit])
-
-    def stop_all(self) -> None:
-        """Stop every running unit, by PID, and reap them."""
-        with self._lock:
-            units = list(self._runs)
-        self._stop_runs(units)
-
-    def device_gone(self, devnode: str) -> None:
-        """The device disappeared under its feeders: they fail with gst's exit status 1."""
-        with self._lock:
-            victims = [
-                (self._units[u], r) for u, r in self._runs.items() if r.device.devnode == devnode
-            ]
-        for feeder, run in victims:
-            run.gone = True
-            feeder.log.append(
-                f"ERROR: from element {_sink_path(feeder)}: Device '{devnode}' has disappeared.",
-            )
-            self._signal(run, signal.SIGKILL)
-        for _, run in victims:
-            run.done.wait(_STOP_GRACE)
-
-    def get(self, unit: str) -> Feeder | None:
-        """The unit's record (running or ended), or None if it was never started."""
-        with self._lock:
-            return self._units.get(unit)
-
-    def units(self) -> list[Feeder]:
-        """All unit records, running or ended."""
-        with self._lock:
-            return list(self._units.values())
-
-    def pids(self) -> list[int]:
-        """PIDs of the feeder processes still running."""
-        with self._lock:
-            return [r.proc.pid for r in self._runs.values() if not r.reaped]
-
-    def _stop_runs(self, units: list[str]) -> None:
-        with self._lock:
-            runs = [(self._units[u], self._runs[u]) for u in units if u in self._runs]
-        for feeder, run in runs:
-            run.stopping = True
-            feeder.log.append(f"Stopping {_service(feeder.unit)} - {run.description}...")
-            self._signal(run, signal.SIGTERM)
-        deadline = time.monotonic() + _STOP_GRACE
-        for feeder, run in runs:
-            if not run.done.wait(max(0.0, deadline - time.monotonic())):
-                feeder.log.append(
-                    f"{_service(feeder.unit)}: State 'stop-sigterm' timed out. Killing."
-                )
-                self._signal(run, signal.SIGKILL)
-                run.done.wait(_KILL_GRACE)
-
-    def _signal(self, run: _Run, sig: signal.Signals) -> None:
-        # holding run.lock while not reaped guarantees the pgid is still ours
-        with run.lock:
-            if not run.reaped:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(run.proc.pid, sig)
-
-    def _pump(self, feeder: Feeder, run: _Run) -> None:
-        """Read frames and output until both pipes close, then reap and record the exit."""
-        assert run.proc.stdout is not None
-        out_fd = run.proc.stdout.fileno()
-        parser, pending = _PartParser(), b""
-        sabotage = "feeder-down" in self._faults and feeder.devnode == FEEDER_DOWN_DEVNODE
-        killed = False
-        try:
-            with selectors.DefaultSelector() as sel:
-                sel.register(out_fd, selectors.EVENT_READ)
-                sel.register(run.frames_fd, selectors.EVENT_READ)
-                while sel.get_map():
-                    for key, _ in sel.select():
-                        data = os.read(key.fd, 65536)
-                        if not data:
-                            sel.unregister(key.fd)
-                        elif key.fd == out_fd:
-                            *lines, pending = (pending + data).split(b"\n")
-                            for line in lines:
-                                feeder.log.append(line.decode("utf-8", "replace").rstrip("\r"))
-                        elif not killed:
-                            for frame in parser.feed(data):
-                                if sabotage:
-                                    killed = True
-                                    self._signal(run, signal.SIGKILL)
-                                    break
-                                run.device.publish(frame)
-            if pending:
-                feeder.log.append(pending.decode("utf-8", "replace"))
-        finally:
-            # whatever happened above, the process must be reaped and its unit settled
-            os.close(run.frames_fd)
-            run.proc.stdout.close()
-            with contextlib.suppress(ChildProcessError):
-                os.waitid(os.P_PID, run.proc.pid, os.WEXITED | os.WNOWAIT)
-            with run.lock:
-                code = run.proc.wait()
-                run.reaped = True
-            self._record_exit(feeder, run, code)
-            with self._lock:
-                if self._runs.get(feeder.unit) is run:
-                    del self._runs[feeder.unit]
-            run.done.set()
-
-    def _record_exit(self, feeder: Feeder, run: _Run, code: int) -> None:
-        svc = _service(feeder.unit)
-        if run.gone:
-            self._exited(feeder, 1)
-        elif run.stopping or code == 0:
+    def record_exit(self, code: int, *, stopping: bool, gone: bool, how: str) -> None:
+        """The unit's process exited with `code` (negative: killed by that signal)."""
+        svc = _service(self.unit)
+        if gone:
+            self.exited(1)
+        elif stopping or code == 0:
             # systemd counts SIGTERM during a stop as a clean exit
-            self._settle(feeder, "inactive", "success", code)
-            feeder.log.append(f"{svc}: Deactivated successfully.")
-            if run.stopping:
-                feeder.log.append(f"Stopped {svc} - {run.description}.")
+            self.settle("inactive", "success", code)
+            self.log.append(f"{svc}: Deactivated successfully.")
+            if stopping:
+                self.log.append(f"Stopped {svc} - {how}.")
         elif code < 0:
             name = signal.Signals(-code).name.removeprefix("SIG")
-            self._settle(feeder, "failed", "signal", -code)
-            feeder.log.append(f"{svc}: Main process exited, code=killed, status={-code}/{name}")
-            feeder.log.append(f"{svc}: Failed with result 'signal'.")
+            self.settle("failed", "signal", -code)
+            self.log.append(f"{svc}: Main process exited, code=killed, status={-code}/{name}")
+            self.log.append(f"{svc}: Failed with result 'signal'.")
         else:
-            self._exited(feeder, code)
+            self.exited(code)
 
-    def _fail_without_device(self, feeder: Feeder, redirect: SinkRedirect) -> None:
-        """What gst-launch 1.22 prints and returns when the sink's device node is missing."""
-        element = _sink_path(feeder, redirect.sink_name)
-        for line in (
-            "Setting pipeline to PAUSED ...",
-            f"ERROR: from element {element}: Cannot identify device '{redirect.devnode}'.",
-            "Additional debug info:",
-            f"../sys/v4l2/v4l2_calls.c(608): gst_v4l2_open (): {element}:",
-            "system error: No such file or directory",
-            "ERROR: pipeline doesn't want to preroll.",
-            "Failed to set pipeline to PAUSED.",
-            "Setting pipeline to NULL ...",
-            "Freeing pipeline ...",
-        ):
-            feeder.log.append(line)
-        # measured: a pipeline that cannot pause makes gst-launch return -1, i.e. 255
-        self._exited(feeder, 255)
-
-    def _exited(self, feeder: Feeder, code: int) -> None:
-        svc = _service(feeder.unit)
-        self._settle(feeder, "failed", "exit-code", code)
+    def exited(self, code: int) -> None:
+        """The unit's process exited non-zero."""
+        svc = _service(self.unit)
+        self.settle("failed", "exit-code", code)
         # systemd names the statuses seen here: status=1/FAILURE, status=255/EXCEPTION
         status = {1: "1/FAILURE", 255: "255/EXCEPTION"}.get(code, str(code))
-        feeder.log.append(f"{svc}: Main process exited, code=exited, status={status}")
-        feeder.log.append(f"{svc}: Failed with result 'exit-code'.")
+        self.log.append(f"{svc}: Main process exited, code=exited, status={status}")
+        self.log.append(f"{svc}: Failed with result 'exit-code'.")
 
-    def _settle(self, feeder: Feeder, state: str, result: str, status: int) -> None:
-        with self._lock:
-            feeder.state, feeder.result, feeder.exit_status = state, result, status
+    def fail_without_device(self, sink_name: str) -> None:
+        """What gst-launch 1.22 prints and returns when the sink's device node is missing."""
+        self.log.extend(missing_device_lines(_sink_path(self, sink_name), self.devnode))
+        # measured: a pipeline that cannot pause makes gst-launch return -1, i.e. 255
+        self.exited(255)
+
+
+def missing_device_lines(element: str, devnode: str) -> list[str]:
+    """gst-launch 1.22's output when its v4l2sink's device node does not exist."""
+    return [
+        "Setting pipeline to PAUSED ...",
+        f"ERROR: from element {element}: Cannot identify device '{devnode}'.",
+        "Additional debug info:",
+        f"../sys/v4l2/v4l2_calls.c(608): gst_v4l2_open (): {element}:",
+        "system error: No such file or directory",
+        "ERROR: pipeline doesn't want to preroll.",
+        "Failed to set pipeline to PAUSED.",
+        "Setting pipeline to NULL ...",
+        "Freeing pipeline ...",
+    ]
 
 
 def _service(unit: str) -> str:

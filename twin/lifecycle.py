@@ -1,7 +1,8 @@
 """Start and stop the twin from the suite: a daemon process per run, nothing left behind.
 
 `Twin.start()` creates a private state directory, launches `python -m twin.daemon` in its own
-process group and waits (bounded) for its endpoint line; `Twin.stop()` asks it to stop, kills
+process group (optionally deployed by hand first, `twin.deployment`) and waits (bounded) for
+its endpoint line; `Twin.stop()` asks it to stop, kills
 the group if it does not, and removes the directory.
 """
 
@@ -19,6 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from twin.deployment import DEPLOY_DEADLINE, DEPLOYMENTS
 from twin.faults import FAULTS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -42,12 +44,23 @@ class TwinEndpoint:
 class Twin:
     """The local edge twin, as a context manager."""
 
-    def __init__(self, faults: list[str] | tuple[str, ...] = (), start_timeout: float = 30) -> None:
+    def __init__(
+        self,
+        faults: list[str] | tuple[str, ...] = (),
+        start_timeout: float | None = None,
+        deployment: str = "none",
+        spec: dict[str, object] | None = None,
+    ) -> None:
         unknown = [f for f in faults if f not in FAULTS]
         if unknown:
             raise ValueError(f"unknown twin fault(s) {unknown}; known: {', '.join(FAULTS)}")
+        if deployment not in DEPLOYMENTS:
+            raise ValueError(f"unknown twin deployment {deployment!r}; known: {DEPLOYMENTS}")
         self.faults = tuple(faults)
-        self.start_timeout = start_timeout
+        self.deployment, self.spec = deployment, dict(spec or {})
+        # a hand deployment runs before the node answers: packages, MicroK8s, Akri, the app
+        default = 30.0 if deployment == "none" else 30.0 + DEPLOY_DEADLINE
+        self.start_timeout = start_timeout or default
         self.dir: Path | None = None
         self.process: subprocess.Popen | None = None
         self.started_in = 0.0
@@ -59,6 +72,8 @@ class Twin:
         cmd = [sys.executable, "-m", "twin.daemon", "--state", str(self.dir)]
         for fault in self.faults:
             cmd += ["--fault", fault]
+        if self.deployment != "none":
+            cmd += ["--deployment", self.deployment, "--spec", json.dumps(self.spec)]
         log = open(self.dir / "daemon.log", "wb")  # noqa: SIM115 - owned by the child
         self.process = subprocess.Popen(
             cmd,

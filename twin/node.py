@@ -9,6 +9,7 @@ feeders) does not. Files the suite reads with ordinary tools (`cat /sys/...`, `s
 
 from __future__ import annotations
 
+import grp
 import os
 import shutil
 import stat
@@ -37,6 +38,14 @@ HOME_URL="https://www.ubuntu.com/"
 UBUNTU_CODENAME=noble
 """
 DEV_NODES = {"null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8), "urandom": (1, 9)}
+
+
+def _video_gid() -> int:
+    """The `video` group of the node's /etc/group (the machine's, under the node's overlay)."""
+    try:
+        return grp.getgrnam("video").gr_gid
+    except KeyError:
+        return 44  # Debian and Ubuntu's static gid for video (base-passwd)
 
 
 class SysfsDevice(DeviceFrames):
@@ -99,6 +108,9 @@ class Node:
         self._fresh_run()
         self.etc("os-release", OS_RELEASE)
         self.etc("hostname", HOSTNAME + "\n")
+        if "v4l2loopback-disabled" in self.faults:
+            # how an admin disables a module (modprobe.d(5)): modprobe runs /bin/true instead
+            self.etc("modprobe.d/disable-v4l2loopback.conf", "install v4l2loopback /bin/true\n")
         self._boot_files()
 
     def _fresh_run(self) -> None:
@@ -187,14 +199,20 @@ class Node:
         """The frames buffer behind /dev/videoN, if that node exists."""
         return self.state.devices.get(devnode)
 
+    def card(self, devnode: str) -> tuple[int, str]:
+        """(minor, card label) of an existing /dev/videoN."""
+        name = Path(devnode).name
+        minor = os.minor(os.stat(self.root / "dev" / name).st_rdev)
+        label = (self.root / "sys/class/video4linux" / name / "name").read_text().strip()
+        return minor, label
+
     def create_device(self, number: int, minor: int, label: str) -> None:
-        """Create /dev/videoN (char 81:minor) and its sysfs entries."""
+        """Create /dev/videoN: char 81:minor, root:video 0660 (akri-facts 11), and its sysfs."""
         devnode = f"/dev/video{number}"
-        os.mknod(
-            self.root / "dev" / f"video{number}",
-            0o660 | stat.S_IFCHR,
-            os.makedev(V4L2_MAJOR, minor),
-        )
+        path = self.root / "dev" / f"video{number}"
+        os.mknod(path, 0o660 | stat.S_IFCHR, os.makedev(V4L2_MAJOR, minor))
+        os.chown(path, 0, _video_gid())
+        os.chmod(path, 0o660)  # mknod's mode went through the umask
         sysdir = self.root / "sys/devices/virtual/video4linux" / f"video{number}"
         sysdir.mkdir(parents=True)
         (sysdir / "name").write_text(label + "\n")

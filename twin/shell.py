@@ -1,17 +1,22 @@
 """The twin's login shell: what sshd runs (ForceCommand) for every command the suite sends.
 
-It runs inside a private mount namespace (sshd starts it under `unshare --mount`), lays the
-twin's node files over the real ones (/dev, /sys, the boot id, and copy-on-write overlays of
-/etc, /var and /run), puts the twin's tool shims first on PATH and hands the original command
-to bash, exactly as sshd would on a real node. Only the standard library is used: this runs for
-every command and must start fast.
+It runs inside a private mount namespace (sshd starts it under `unshare --mount`), joins the
+node's PID namespace (`twin.pidns`: the session's processes are the node's, and its own /proc
+shows only those), lays the twin's node files over the real ones (/dev, /sys, the boot id, and
+copy-on-write overlays of /etc, /var and /run), puts the twin's tool shims first on PATH and
+hands the original command to bash, exactly as sshd would on a real node. Only the standard
+library is used: this runs for every command and must start fast.
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+import signal
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pidns  # `python3 -I` leaves the script's directory off sys.path
 
 MS_BIND = 4096
 MS_REC = 16384
@@ -38,8 +43,9 @@ def _overlay(lower: str, upper: str, work: str) -> None:
 
 
 def enter_node(state: str) -> None:
-    """Lay the node's files over this (private) mount namespace."""
+    """Lay the node's files over this (private) mount namespace: /proc first, then the rest."""
     root = os.path.join(state, "root")
+    _mount("proc", "/proc", "proc", 0, None)
     _mount(os.path.join(root, "dev"), "/dev", None, MS_BIND | MS_REC, None)
     _mount(os.path.join(root, "sys"), "/sys", None, MS_BIND | MS_REC, None)
     _mount(os.path.join(root, "boot_id"), "/proc/sys/kernel/random/boot_id", None, MS_BIND, None)
@@ -47,10 +53,26 @@ def enter_node(state: str) -> None:
         _overlay(f"/{top}", os.path.join(root, f"{top}-upper"), os.path.join(root, f"{top}-work"))
 
 
+def _join_node(state: str) -> None:
+    """Continue in a child inside the node's PID namespace; this process relays its exit."""
+    pidns.enter(state)
+    child = os.fork()
+    if child == 0:
+        return
+    for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, _frame: os.kill(child, signum))
+    _pid, status = os.waitpid(child, 0)
+    if os.WIFSIGNALED(status):
+        signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
+        os.kill(os.getpid(), os.WTERMSIG(status))
+    sys.exit(os.waitstatus_to_exitcode(status))
+
+
 def main() -> None:
     """Enter the node and run the client's command like a login shell would."""
     state = os.environ["TWIN_STATE"]
     command = os.environ.get("SSH_ORIGINAL_COMMAND", "")
+    _join_node(state)
     enter_node(state)
     os.environ["PATH"] = os.path.join(state, "bin") + ":/usr/sbin:/usr/bin:/sbin:/bin"
     os.environ.setdefault("HOME", "/root")

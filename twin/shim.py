@@ -3,7 +3,8 @@
 Every tool the twin models is a small script in the twin's bin directory that calls main().
 It sends its name, arguments, environment and standard input to the node daemon over a Unix
 socket and replays the answer: standard output, standard error and exit code, or an
-instruction to exec a real program (gst-inspect-1.0 once GStreamer is "installed").
+instruction to exec a real program (gst-inspect-1.0 once GStreamer is "installed"), possibly
+with a second connection as its fd 3 (a feeder's frames, `twin.rpc`).
 Standard library only.
 """
 
@@ -40,12 +41,27 @@ def main(tool: str) -> None:
         stream.write(json.dumps(request).encode() + b"\n")
         stream.flush()
         answer = json.loads(stream.readline() or b'{"rc": 255, "stderr": ""}')
+    if "frames" in answer:
+        _frames_to_fd3(os.path.join(state, "node.sock"), answer["frames"])
     if "exec" in answer:
         os.execv(answer["exec"][0], answer["exec"])
     sys.stdout.buffer.write(base64.b64decode(answer.get("stdout", "")))
     sys.stderr.buffer.write(base64.b64decode(answer.get("stderr", "")))
     sys.stdout.flush()
     sys.exit(answer["rc"])
+
+
+def _frames_to_fd3(path: str, argv: list[str]) -> None:
+    """Open the connection the exec'd program writes its frames to, as its fd 3."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(path)
+    sock.sendall(json.dumps({"frames": argv}).encode() + b"\n")
+    sock.recv(1)  # the daemon has taken the connection over: frames may flow
+    fd = sock.detach()
+    if fd != 3:
+        os.dup2(fd, 3)
+        os.close(fd)
+    os.set_inheritable(3, True)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 The udev discovery handler reports every device whose properties satisfy one of a
 Configuration's `udevRules`; a local device's Instance id is blake2b-24 of its devpath and the
-node name (akri-facts 2.2). Rules are evaluated on the properties a v4l2loopback node has
+node name (akri-facts 2.2). `udev_properties` is the one source of a v4l2loopback node's udev
+database entry: `udevadm info --query=property` prints it, and rules are evaluated on it
 (`KERNEL`, `SUBSYSTEM`, `DEVPATH`, `DEVNAME`, `ENV{ID_V4L_CAPABILITIES}`=":video_output:", 6.5).
 A broker gets its Instance's properties twice through CDI, as is and suffixed with the upper-case
 hash (2.6); it crash-loops with the rscam panic when its camera has no producer (section 4, F5).
@@ -22,6 +23,7 @@ from twin.podstatus import PodBehaviour
 
 # v4l_id runs when the node appears, before a producer attaches (akri-facts 6.5, 11).
 V4L_CAPABILITIES = ":video_output:"
+V4L2_MAJOR = 81
 _CLAUSE = re.compile(r'\s*([A-Za-z_]+(?:\{[^}]*\})?)\s*(==|!=)\s*"([^"]*)"\s*')
 BROKER_START = (
     "akri.sh udev_broker ... env_logger::init\nakri.sh udev_broker ... env_logger::init finished\n"
@@ -51,6 +53,8 @@ class UdevDevice:
     devnode: str
     devpath: str
     fed: bool
+    minor: int = 0
+    product: str = ""  # the card label (v4l_id reads it from VIDIOC_QUERYCAP)
 
 
 def instance_hash(devpath: str, node: str) -> str:
@@ -59,22 +63,44 @@ def instance_hash(devpath: str, node: str) -> str:
 
 
 def udev_properties(device: UdevDevice) -> dict[str, str]:
-    """The udev keys a rule can test for a loopback video node."""
-    kernel = device.devnode.rsplit("/", 1)[-1]
+    """The device's udev database properties, in `udevadm info --query=property` order.
+
+    DEVPATH and ID_V4L_CAPABILITIES are as observed on a real host (akri-facts 11); the other
+    keys are what udev and v4l_id set for any video4linux node. Their exact values on a real
+    v4l2loopback node (ID_V4L_PRODUCT = the card label, ID_V4L_VERSION=2, the TAGS) are not in
+    the facts: a question for them.
+    """
     return {
-        "KERNEL": kernel,
-        "SUBSYSTEM": "video4linux",
         "DEVPATH": device.devpath,
         "DEVNAME": device.devnode,
-        "ENV{DEVNAME}": device.devnode,
-        "ENV{SUBSYSTEM}": "video4linux",
-        "ENV{ID_V4L_CAPABILITIES}": V4L_CAPABILITIES,
+        "MAJOR": str(V4L2_MAJOR),
+        "MINOR": str(device.minor),
+        "SUBSYSTEM": "video4linux",
+        "USEC_INITIALIZED": "1000000",
+        "ID_V4L_VERSION": "2",
+        "ID_V4L_PRODUCT": device.product,
+        "ID_V4L_CAPABILITIES": V4L_CAPABILITIES,
+        "TAGS": ":uaccess:seat:",
+        "CURRENT_TAGS": ":uaccess:seat:",
     }
+
+
+def _match_keys(device: UdevDevice) -> dict[str, str]:
+    """The keys a rule can test: the device's own, and every property as ENV{KEY}."""
+    props = udev_properties(device)
+    keys = {f"ENV{{{k}}}": v for k, v in props.items()}
+    keys.update(
+        KERNEL=device.devnode.rsplit("/", 1)[-1],
+        SUBSYSTEM=props["SUBSYSTEM"],
+        DEVPATH=props["DEVPATH"],
+        DEVNAME=props["DEVNAME"],
+    )
+    return keys
 
 
 def rule_matches(rule: str, device: UdevDevice) -> bool:
     """True when every `KEY=="glob"` / `KEY!="glob"` clause of a udev rule holds (`|` = or)."""
-    props = udev_properties(device)
+    props = _match_keys(device)
     clauses = [c for c in re.split(r',(?=(?:[^"]*"[^"]*")*[^"]*$)', rule) if c.strip()]
     if not clauses:
         return False

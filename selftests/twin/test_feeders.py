@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,14 +10,15 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from twin.feeder_manager import FeederManager
 from twin.feeders import (
     DeviceFrames,
     Feeder,
     FeederError,
-    FeederManager,
     _PartParser,
     redirect_sink,
 )
+from twin.pidns import NodeProcesses
 
 CAPS = "video/x-raw,width=640,height=480,framerate=10/1"
 
@@ -64,19 +64,27 @@ def devices() -> dict[str, DeviceFrames]:
 
 
 @pytest.fixture
+def node(tmp_path: Path) -> Iterator[NodeProcesses]:
+    procs = NodeProcesses(tmp_path)
+    procs.boot()
+    yield procs
+    procs.halt()
+
+
+@pytest.fixture
 def make_manager(
-    tmp_path: Path, devices: dict[str, DeviceFrames]
+    tmp_path: Path, devices: dict[str, DeviceFrames], node: NodeProcesses
 ) -> Iterator[Callable[..., FeederManager]]:
     managers: list[FeederManager] = []
 
     def make(faults: frozenset[str] = frozenset()) -> FeederManager:
-        mgr = FeederManager(tmp_path / "feeders", devices.get, faults)
+        mgr = FeederManager(tmp_path / "feeders", devices.get, faults, node)
         managers.append(mgr)
         return mgr
 
     yield make
     for mgr in managers:
-        started = [f.pid for f in mgr.units() if f.pid]
+        started = mgr.pids()
         mgr.stop_all()
         assert mgr.pids() == []
         assert not [pid for pid in started if alive(pid)]
@@ -88,6 +96,13 @@ def test_redirect_sink_replaces_only_the_sink() -> None:
     assert red.sink_name == "v4l2sink0"
     assert red.argv[:10] == plan_argv("/dev/video2")[:10]
     assert red.argv[10:] == ["multipartmux", "boundary=frame", "!", "fdsink", "fd=3", "sync=true"]
+
+
+def test_redirect_sink_leaves_room_to_show_the_command_as_run() -> None:
+    long_sink = ["gst-launch-1.0", "x", "!", "v4l2sink", "device=/dev/video1", "io-mode=2" * 20]
+    red = redirect_sink(long_sink)
+    assert sum(len(a) + 1 for a in red.argv) >= sum(len(a) + 1 for a in long_sink)
+    assert any(a.startswith("name=twinsink") for a in red.argv)
 
 
 def test_redirect_sink_accepts_joined_tokens_and_defaults() -> None:
@@ -130,14 +145,18 @@ def test_real_feeder_publishes_live_jpegs_and_stops_cleanly(
     make_manager: Callable[..., FeederManager], devices: dict[str, DeviceFrames]
 ) -> None:
     mgr = make_manager()
-    feeder = mgr.start("akri-feeder-video1", plan_argv("/dev/video1", "ball", "-v"))
-    assert feeder.state == "active" and feeder.pid in mgr.pids()
+    argv = plan_argv("/dev/video1", "ball", "-v")
+    feeder = mgr.start("akri-feeder-video1", argv)
+    assert feeder.state == "active" and len(mgr.pids()) == 1
+    (outer,) = mgr.pids()
+    # MainPID is the node's numbering: gst runs in the node's PID namespace
+    assert feeder.pid == NodeProcesses.inner_pid(outer) and feeder.pid != outer
     dev = devices["/dev/video1"]
     first = dev.wait_newer(0, 10)
     assert first is not None
-    cmdline = Path(f"/proc/{feeder.pid}/cmdline").read_bytes().split(b"\0")
-    assert cmdline[0].endswith(b"gst-launch-1.0")
-    assert b"videotestsrc" in cmdline and b"jpegenc" in cmdline
+    # once gst has parsed its pipeline, its command line is the unit's, sink included
+    cmdline = Path(f"/proc/{outer}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+    assert [a.decode() for a in cmdline] == argv
     second = dev.wait_newer(first[0], 5)
     assert second is not None and second[1] != first[1]
     for _, jpeg in (first, second):
@@ -147,10 +166,9 @@ def test_real_feeder_publishes_live_jpegs_and_stops_cleanly(
     assert dev.format == "JPEG:640x480@30"
     with pytest.raises(FeederError, match="already loaded"):
         mgr.start("akri-feeder-video1", plan_argv("/dev/video1"))
-    pid = feeder.pid
     mgr.stop("akri-feeder-video1")
     assert (feeder.state, feeder.result) == ("inactive", "success")
-    assert not alive(pid) and mgr.pids() == []
+    assert not alive(outer) and mgr.pids() == []
     log = "\n".join(feeder.log)
     assert "Started akri-feeder-video1.service - /" in log
     assert "Setting pipeline to PAUSED ..." in feeder.log
@@ -186,10 +204,11 @@ def test_device_gone_fails_its_feeder(
     mgr = make_manager()
     feeder: Feeder = mgr.start("akri-feeder-video2", plan_argv("/dev/video2", "smpte"))
     assert devices["/dev/video2"].wait_newer(0, 10) is not None
+    (outer,) = mgr.pids()
     mgr.device_gone("/dev/video2")
     assert (feeder.state, feeder.result, feeder.exit_status) == ("failed", "exit-code", 1)
     assert "Device '/dev/video2' has disappeared." in "\n".join(feeder.log)
-    assert mgr.pids() == [] and not alive(feeder.pid or 0)
+    assert mgr.pids() == [] and not alive(outer)
     again = mgr.start("akri-feeder-video2", plan_argv("/dev/video2"))
     assert again.state == "active" and again is mgr.get("akri-feeder-video2")
 
@@ -199,8 +218,9 @@ def test_pipeline_that_ends_leaves_unit_inactive(
 ) -> None:
     argv = plan_argv("/dev/video1")
     argv.insert(2, "num-buffers=2")
-    feeder = make_manager().start("akri-feeder-video1", argv)
+    mgr = make_manager()
+    feeder = mgr.start("akri-feeder-video1", argv)
     wait_until(lambda: feeder.state == "inactive")
     assert (feeder.result, feeder.exit_status) == ("success", 0)
     assert devices["/dev/video1"].latest() is not None
-    assert os.path.exists(f"/proc/{feeder.pid}") is False
+    assert mgr.pids() == []

@@ -30,6 +30,8 @@ class Answer:
     out: str = ""
     err: str = ""
     exec: list[str] | None = None
+    #: with exec: the program writes frames to fd 3, a connection opened with this argv
+    frames: list[str] | None = None
 
 
 Handler = Callable[[Any, Call], Answer]
@@ -54,6 +56,6 @@ def not_found(name: str) -> Answer:
 
 def load() -> dict[str, Handler]:
     """Import every tool module so that their handlers register."""
-    from twin.tools import apt, kmod, misc, snap, systemd  # noqa: F401
+    from twin.tools import apt, gst, kmod, misc, snap, systemd, udevadm, v4l2ctl  # noqa: F401
 
     return TOOLS

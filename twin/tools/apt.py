@@ -53,9 +53,30 @@ def upgradable(daemon) -> dict[str, str]:
     return pending
 
 
+# `gstreamer-unmet-deps`: the mirror has plugins-good of a newer base than it serves (a
+# partial sync or a stale PPA), so apt refuses the install as it does on such a node
+UNMET = (
+    "The following packages have unmet dependencies:\n"
+    " gstreamer1.0-plugins-good : Depends: libgstreamer-plugins-base1.0-0 (>= 1.24.2-1ubuntu0.3)"
+    " but 1.24.2-1ubuntu0.2 is to be installed\n"
+)
+
+
 def _install(daemon, names: list[str]) -> Answer:
     node = daemon.node
     known = catalogue(daemon)
+    good = "gstreamer1.0-plugins-good"
+    if (
+        "gstreamer-unmet-deps" in daemon.faults
+        and good in names
+        and good not in node.state.packages
+    ):
+        return Answer(
+            100,
+            "Reading package lists...\nBuilding dependency tree...\n"
+            "Reading state information...\nSome packages could not be installed.\n" + UNMET,
+            "E: Unable to correct problems, you have held broken packages.\n",
+        )
     missing = [n for n in names if n not in known]
     if missing:
         return Answer(

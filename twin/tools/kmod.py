@@ -1,4 +1,4 @@
-"""Kernel-module tools: modprobe, rmmod, lsmod, modinfo, dmesg, dkms, v4l2-ctl.
+"""Kernel-module tools: modprobe, rmmod, lsmod, modinfo, dmesg, dkms (v4l2-ctl: `v4l2ctl`).
 
 Output formats follow akri-facts sections 6 and 11 (a real Debian host with 0.12.7): 0.12.x
 declares no MODULE_VERSION (modinfo has no version line, no /sys/module/.../version), the kernel
@@ -8,9 +8,8 @@ log announces the version at load, array parameters print all 8 slots.
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
-from twin.node import KERNEL_VERSION_FIELD, MAX_DEVICES, LoadedModule
+from twin.node import MAX_DEVICES, LoadedModule
 from twin.tools import Answer, Call, not_found, tool
 
 MODINFO_PARMS = """\
@@ -47,10 +46,29 @@ def _module_options(daemon, argv: list[str]) -> dict[str, str]:
     return options
 
 
+def _install_command(daemon) -> str | None:
+    """An `install v4l2loopback CMD` line of /etc/modprobe.d: modprobe runs CMD instead."""
+    for _name, text in daemon.node.etc_dir("modprobe.d"):
+        for line in text.splitlines():
+            words = line.split()
+            if len(words) >= 3 and words[:2] == ["install", "v4l2loopback"]:
+                return " ".join(words[2:])
+    return None
+
+
 def load_v4l2loopback(daemon, argv: list[str]) -> Answer:
     """Load the module with its parameters and create its devices (also used at boot)."""
     node = daemon.node
     state = node.state
+    replaced = _install_command(daemon)
+    if replaced is not None:
+        # how admins disable a module (modprobe.d(5)): `/bin/true` "loads" it with exit 0
+        program = replaced.split()[0].rsplit("/", 1)[-1]
+        if program not in ("true", "false"):
+            return Answer(
+                1, "", f"modprobe: the twin models install commands true/false only: {replaced}\n"
+            )
+        return Answer(0 if program == "true" else 1)
     version = node.v4l2loopback_version()
     if version is None:
         return Answer(
@@ -177,7 +195,7 @@ def lsmod(daemon, call: Call) -> Answer:
     state = daemon.node.state
     lines = ["Module                  Size  Used by"]
     if state.module is not None:
-        users = sum(1 for f in daemon.feeders.units() if f.state == "active")
+        users = len(daemon.feeders.running())
         lines.append(f"{'v4l2loopback':<24}{45056:>6}  {users}")
     if state.videodev_loaded:
         users = "1 v4l2loopback" if state.module is not None else "0"
@@ -243,57 +261,3 @@ def dkms(daemon, call: Call) -> Answer:
         return Answer(0, "")
     lines = [f"v4l2loopback/{version}, {k}, x86_64: installed" for k in daemon.node.state.kernels]
     return Answer(0, "".join(line + "\n" for line in lines))
-
-
-@tool("v4l2-ctl")
-def v4l2_ctl(daemon, call: Call) -> Answer:
-    """v4l2-ctl --list-devices | -d DEV --info/--all/--list-formats[-ext]"""
-    node = daemon.node
-    if not node.installed("v4l-utils"):
-        return not_found("v4l2-ctl")
-    argv = call.argv
-    devices = sorted(node.state.devices, key=lambda d: int(d.removeprefix("/dev/video")))
-    module = node.state.module
-    if "--list-devices" in argv:
-        out = []
-        for i, devnode in enumerate(devices):
-            label = _label(node, devnode)
-            out.append(f"{label} (platform:v4l2loopback-{i:03d}):\n\t{devnode}\n")
-        return Answer(1, "\n".join(out), "Cannot open device /dev/video0, exiting.\n")
-    devnode = "/dev/video0"
-    for flag in ("-d", "--device"):
-        if flag in argv:
-            devnode = argv[argv.index(flag) + 1]
-    for a in argv:
-        if a.startswith("--device="):
-            devnode = a.split("=", 1)[1]
-    frames = node.device(devnode)
-    if frames is None or module is None:
-        return Answer(1, "", f"Cannot open device {devnode}, exiting.\n")
-    index = devices.index(devnode)
-    fed = bool(frames.format)
-    caps = "Video Capture" if fed or not module.exclusive_caps[index] else "Video Output"
-    info = (
-        f"Driver Info:\n\tDriver name      : v4l2 loopback\n\tCard type        : "
-        f"{_label(node, devnode)}\n\tBus info         : platform:v4l2loopback-{index:03d}\n"
-        f"\tDriver version   : {KERNEL_VERSION_FIELD}\n\tCapabilities     : 0x85200001\n"
-        f"\t\t{caps}\n\t\tRead/Write\n\t\tStreaming\n\t\tExtended Pix Format\n"
-        f"\t\tDevice Capabilities\n"
-    )
-    if any(a.startswith("--list-formats") for a in argv):
-        if not fed:
-            return Answer(0, "ioctl: VIDIOC_ENUM_FMT\n\tType: Video Capture\n\n")
-        size = frames.format.split(":")[1].split("@")[0]
-        return Answer(
-            0,
-            "ioctl: VIDIOC_ENUM_FMT\n\tType: Video Capture\n\n"
-            "\t[0]: 'JPEG' (JFIF JPEG, compressed)\n"
-            f"\t\tSize: Discrete {size}\n"
-            "\t\t\tInterval: Discrete 0.033s (30.000 fps)\n",
-        )
-    return Answer(0, info)
-
-
-def _label(node, devnode: str) -> str:
-    path = node.root / "sys/class/video4linux" / Path(devnode).name / "name"
-    return path.read_text().strip() if path.exists() else "Dummy video device"

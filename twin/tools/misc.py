@@ -1,7 +1,6 @@
-"""Small tools: sudo, uname, hostname, usermod, and the GStreamer command-line tools.
+"""Small tools: sudo, uname, hostname, usermod.
 
-`sudo` runs the command as is (the twin's SSH user is root); the GStreamer tools exec the
-real binaries once their packages are "installed" on the node.
+`sudo` runs the command as is (the twin's SSH user is root).
 """
 
 from __future__ import annotations
@@ -9,12 +8,7 @@ from __future__ import annotations
 import re
 
 from twin.node import HOSTNAME
-from twin.tools import Answer, Call, not_found, tool
-
-GST_TOOLS = {
-    "gst-launch-1.0": "/usr/bin/gst-launch-1.0",
-    "gst-inspect-1.0": "/usr/bin/gst-inspect-1.0",
-}
+from twin.tools import Answer, Call, tool
 
 
 @tool("sudo")
@@ -72,11 +66,3 @@ def usermod(daemon, call: Call) -> Answer:
         line = match.group(0)[: match.start(1) - match.start(0)] + ",".join(members)
         daemon.node.etc("group", text[: match.start()] + line + text[match.end() :])
     return Answer()
-
-
-@tool(*GST_TOOLS)
-def gstreamer_tool(daemon, call: Call) -> Answer:
-    """The real GStreamer tools, present only once gstreamer1.0-tools is installed."""
-    if not daemon.node.installed("gstreamer1.0-tools"):
-        return not_found(call.tool)
-    return Answer(exec=[GST_TOOLS[call.tool], *call.argv])
