@@ -166,3 +166,14 @@ def test_stale_evidence_is_gone_after_a_second_run(tmp_path):
     assert (reports / "README.txt").read_text().startswith("my notes")
     manifest = json.loads((reports / MANIFEST).read_text())
     assert manifest["sealed"] and not any(f.startswith("frames/") for f in manifest["files"])
+
+
+def test_a_refused_run_leaves_no_earlier_summary_beside_its_junit(tmp_path):
+    reports = tmp_path / "reports"
+    _run(reports, {"summary.md": "# Akri on MicroK8s conformance: PASSED", "junit.xml": "old"})
+    refused = _suite(reports, "--cameras=99")
+    assert refused.returncode == 4, refused.stdout[-2000:] + refused.stderr[-2000:]
+    assert not (reports / "summary.md").exists(), "a stale green summary beside a refusal"
+    error = ET.parse(reports / "junit.xml").getroot().find(".//testcase/error")
+    assert error is not None and "--cameras" in error.get("message")
+    assert json.loads((reports / MANIFEST).read_text())["files"].keys() == {"junit.xml"}

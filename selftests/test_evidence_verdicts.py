@@ -105,6 +105,21 @@ def test_signal_guard_turns_sigterm_into_keyboard_interrupt_once():
     assert signal.getsignal(signal.SIGTERM) is before
 
 
+def test_signal_guard_holds_every_signal_during_the_final_teardown():
+    guard = SignalGuard()
+    guard.install()
+    try:
+        guard.hold()
+        os.kill(os.getpid(), signal.SIGINT)  # even Ctrl-C: the teardown must finish
+        assert guard.received == "SIGINT"
+        stopped = guard.interruption("", "session's final teardown")
+        assert stopped.headline() == (
+            "interrupted by SIGINT during the session's final teardown, not in a wait"
+        )
+    finally:
+        guard.restore()
+
+
 def test_junit_names_the_interrupted_test_and_the_selection(tmp_path):
     path = tmp_path / "junit.xml"
     path.write_text(
