@@ -1,7 +1,11 @@
-"""Gating: a failed test's dependents are skipped at once, naming it; deselection does not block."""
+"""Gating: a failed test's dependents are skipped at once, naming it; deselection does not block;
+a prerequisite that names no test is a usage error when the suite is collected."""
+
+import xml.etree.ElementTree as ET
 
 import pytest
 
+REPO_CONFTEST = 'pytest_plugins = ["fixtures.plugin", "fixtures.gating"]\n'
 TESTS = """
 import pytest
 
@@ -27,7 +31,7 @@ def test_e():
 
 @pytest.fixture
 def suite(pytester):
-    pytester.makeconftest('pytest_plugins = ["fixtures.plugin", "fixtures.gating"]\n')
+    pytester.makeconftest(REPO_CONFTEST)
     pytester.makepyfile(test_layers=TESTS)
     return pytester
 
@@ -53,3 +57,44 @@ def test_junit_is_written_to_the_reports_dir(suite):
     suite.runpytest_subprocess("--reports-dir", "out")
     text = (suite.path / "out" / "junit.xml").read_text()
     assert "test_b" in text and "prerequisite" in text
+
+
+TYPO = """
+import pytest
+
+pytestmark = [pytest.mark.prereq("test_a")]
+
+
+def test_a():
+    pass
+
+
+@pytest.mark.prereq("test_aa")
+def test_b():
+    pass
+"""
+
+
+def test_prerequisite_naming_no_test_is_a_usage_error_at_collection(pytester):
+    pytester.makeconftest(
+        'pytest_plugins = ["fixtures.plugin", "fixtures.gating", "fixtures.evidence"]\n'
+    )
+    pytester.makepyfile(test_typo=TYPO)
+    result = pytester.runpytest_subprocess("--reports-dir", "out")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    line = TYPO.lstrip("\n").splitlines().index('@pytest.mark.prereq("test_aa")') + 1
+    stderr = result.stderr.str()
+    assert f"prereq('test_aa') at test_typo.py:{line} names no test" in stderr, stderr
+    assert "prereq('test_a')" not in stderr, "test_a exists: only the typo is named"
+    assert "passed" not in result.stdout.str(), "nothing runs before the usage error"
+    error = ET.parse(pytester.path / "out" / "junit.xml").getroot().find(".//testcase/error")
+    assert error is not None and "prereq('test_aa')" in error.text, error
+
+
+def test_prerequisite_defined_in_a_module_not_collected_exists(pytester):
+    pytester.makeconftest(REPO_CONFTEST)
+    pytester.makepyfile(
+        test_first="def test_a():\n    pass\n",
+        test_second='import pytest\n\n@pytest.mark.prereq("test_a")\ndef test_b():\n    pass\n',
+    )
+    pytester.runpytest_subprocess("test_second.py").assert_outcomes(passed=1)

@@ -67,6 +67,15 @@ class Twin:
 
     def start(self) -> TwinEndpoint:
         """Launch the daemon and wait for its endpoint."""
+        try:
+            return self._start()
+        except BaseException:
+            # Ctrl-C, SIGTERM or SIGHUP (KeyboardInterrupt) while the daemon comes up: the
+            # caller never gets a twin to stop, so nothing may be left running here
+            self.stop()
+            raise
+
+    def _start(self) -> TwinEndpoint:
         began = time.monotonic()
         self.dir = Path(tempfile.mkdtemp(prefix="akri-twin-"))
         cmd = [sys.executable, "-m", "twin.daemon", "--state", str(self.dir)]
