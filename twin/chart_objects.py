@@ -25,9 +25,11 @@ def image_ref(chart: ChartVersion, values: dict[str, Any], repository: str, tag:
 
 
 def chart_labels(chart: ChartVersion, release: str, name: str, component: str) -> dict[str, str]:
+    """`akri.labels` plus the component's name and component labels (akri-facts 2.3)."""
     return {
         "helm.sh/chart": chart.label,
-        "app.kubernetes.io/part-of": "akri",
+        # `akri.name` = `default .Chart.Name`: the published akri-dev chart is named akri-dev
+        "app.kubernetes.io/part-of": chart.name,
         "app.kubernetes.io/instance": release,
         "app.kubernetes.io/version": chart.app_version,
         "app.kubernetes.io/managed-by": "Helm",
@@ -39,6 +41,7 @@ def chart_labels(chart: ChartVersion, release: str, name: str, component: str) -
 def component_container(
     name: str, image: str, pull: str, res: dict[str, str], **extra: Any
 ) -> dict:
+    """A container with the chart's resources block."""
     out: dict[str, Any] = {"name": name, "image": image}
     if pull:
         out["imagePullPolicy"] = pull
@@ -84,9 +87,11 @@ def workload(kind: str, name: str, labels: dict[str, str], pod: dict[str, Any]) 
 
 
 def host_volumes(mounts: list[tuple[str, str, str]]) -> tuple[list[dict], list[dict]]:
+    """volumeMounts and hostPath volumes for (name, host path, mount path) triples."""
     vols = [{"name": n, "hostPath": {"path": host}} for n, host, _ in mounts]
     return [{"name": n, "mountPath": path} for n, _, path in mounts], vols
 
 
 def meta(name: str, labels: dict[str, str]) -> dict[str, Any]:
+    """metadata with a copy of the labels."""
     return {"name": name, "labels": dict(labels)}
