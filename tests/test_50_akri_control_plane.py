@@ -47,7 +47,8 @@ def test_akri_crds(kube, layer):
     assert not problems, (
         "expected the Akri CRDs, established and serving v0:\n  "
         + "\n  ".join(problems)
-        + "\n(the chart ships them in crds/; check `microk8s helm3 install` output)"
+        + "\n(the chart ships them in crds/ and `helm uninstall` keeps them, akri-facts 1.3: check "
+        "the install output, and whether someone ran `kubectl delete crd` since)"
     )
 
 

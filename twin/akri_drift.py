@@ -16,6 +16,9 @@ later Helm write is edited again (as the operator's change would be re-made).
   `akri.sh/<config>` instead of `{{PLACEHOLDER}}`, so the controller cannot name the Instance's
   own resource (shared/src/k8s/pod.rs `modify_pod_spec` renames only the placeholder, facts 2.4):
   each broker gets whichever camera the Configuration plugin hands out, not its own.
+* `crds-deleted`: both Akri CRDs deleted by hand once the release is in (the docs' cleanup
+  step, `kubectl delete crd instances.akri.sh configurations.akri.sh`, facts 1.3, run while
+  the release stays); their objects go with them, Helm still lists the release as deployed.
 * `service-selector-mismatch`: the instance service spec carries a selector (`app:
   <config>-broker`) that no broker has; the controller adds its own labels to the spec's
   selector instead of replacing it (shared/src/k8s/service.rs `create_new_service_from_spec`),
@@ -24,6 +27,7 @@ later Helm write is edited again (as the operator's change would be re-made).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -84,6 +88,16 @@ EDITS: dict[str, tuple[Callable[[dict], bool], Callable[[dict], None]]] = {
     "broker-config-resource": (_is_udev_config, _config_resource),
     "service-selector-mismatch": (_is_udev_config, _extra_selector),
 }
+# faults that delete rather than edit: what must exist first, and what then goes
+DELETIONS: dict[str, tuple[Callable[[dict], bool], tuple[tuple[str, str], ...]]] = {
+    "crds-deleted": (
+        _is_udev_config,  # Helm writes the Configuration last of the CRDs' users
+        (
+            ("CustomResourceDefinition", "instances.akri.sh"),
+            ("CustomResourceDefinition", "configurations.akri.sh"),
+        ),
+    ),
+}
 
 
 class HandEdits:
@@ -92,7 +106,8 @@ class HandEdits:
     def __init__(self, store: Any, faults: frozenset[str]) -> None:
         self._store = store
         self._edits = [EDITS[f] for f in sorted(faults) if f in EDITS]
-        if self._edits:
+        self._deletions = [DELETIONS[f] for f in sorted(faults) if f in DELETIONS]
+        if self._edits or self._deletions:
             store.subscribe(self._on_event)
 
     def _on_event(self, event_type: str, obj: dict) -> None:
@@ -107,3 +122,8 @@ class HandEdits:
                 self._store.patch(obj["kind"], meta.get("namespace"), meta["name"], edit)
             except NotFound:
                 log.debug("%s %s went before the hand edit", obj["kind"], meta["name"])
+        for concerns, doomed in self._deletions:
+            if concerns(obj):
+                for kind, name in doomed:
+                    with contextlib.suppress(NotFound):
+                        self._store.delete(kind, None, name)

@@ -128,3 +128,14 @@ def test_service_selector_mismatch_leaves_instance_services_without_endpoints(ma
             "app": f"{CONFIG}-broker", "controller": "akri.sh", "akri.sh/instance": name[:-4],
         }  # fmt: skip
         assert not endpoints(name)
+
+
+def test_crds_deleted_after_the_install_leaves_a_deployed_release(make_node):
+    node = make_node("crds-deleted")
+    assert node.store.get("CustomResourceDefinition", None, "configurations.akri.sh") is None
+    assert node.store.get("CustomResourceDefinition", None, "instances.akri.sh") is None
+    assert node.helm is not None
+    assert "deployed" in node.helm.run(["list", "-o", "json"])[1]
+    node.until(
+        lambda: node.store.get("DaemonSet", "default", "akri-agent-daemonset"), "the rest stays"
+    )
