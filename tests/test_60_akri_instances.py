@@ -139,7 +139,10 @@ def test_broker_resources(camera, brokers, expected, k8s_node, kube, settings):
         problems.append(f"node {node} does not offer {resource}: {akri} (F9)")
     usage = held_slots(kube, instance, node, min(settings.ready_timeout, 30))
     if node not in usage.values():
-        problems.append(f"Instance {instance} deviceUsage {usage}: no slot held by {node}")
+        problems.append(
+            f"Instance {instance} deviceUsage {usage}: no slot maps to {node} (the claim of "
+            "its own broker; `C:<vdev>:<node>` is a Configuration-level claim, akri-facts 2.2)"
+        )
     assert not problems, f"{who}: broker {pod.metadata.name}:\n  " + "\n  ".join(problems)
 
 

@@ -93,7 +93,7 @@ FAULTS: dict[str, Fault] = {
             "only one Instance is created",
             "akri_instances",
             "test_one_instance_per_camera",
-            observed="last observed state: akri-udev-video-",
+            observed="cam2 /dev/video2: no Instance akri-udev-video-",
         ),
         Fault(
             "broker-crashloop",
