@@ -104,8 +104,8 @@ def test_host_layer_fault_one_device(tmp_path):
 @pytest.mark.slow
 def test_cluster_layer_fault_broker_crashloop(tmp_path):
     reports = run_with_fault(tmp_path, "broker-crashloop")
-    nodeid = "tests/test_60_akri_instances.py::test_brokers_running"
-    folder = reports / "test_60_akri_instances.py__test_brokers_running"
+    nodeid = "tests/test_60_akri_instances.py::test_brokers_running[cam2]"  # its camera's case
+    folder = reports / "test_60_akri_instances.py__test_brokers_running_cam2"
     files = check_common(reports, folder, nodeid)
     assert "waiting=CrashLoopBackOff" in files["waits.txt"]
     assert "timed out" in files["waits.txt"]

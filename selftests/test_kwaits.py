@@ -16,7 +16,7 @@ import urllib3
 from kubernetes.client import V1PodList
 
 from fixtures.kube import Kube, api_client_from_kubeconfig
-from fixtures.kwaits import WaitTimeout, wait_for
+from fixtures.kwaits import WaitTimeout, wait_for, wait_until_endpoints_ready
 from twin.kubeapi import KubeApiServer
 from twin.pki import make_pki
 from twin.store import ObjectStore
@@ -192,3 +192,43 @@ def test_relists_after_a_dropped_watch(kube: Kube, store: ObjectStore) -> None:
     dropped = threading.Event()
     pods, stats = wait_web_pods(kube, dropping)
     assert stats.relists == 1 and all_running(pods)
+
+
+def test_endpoints_that_become_ready_late_end_the_wait_at_once(
+    kube: Kube, store: ObjectStore, timers: list[threading.Timer]
+) -> None:
+    """The Service exists first and never changes; only its Endpoints get the ready address.
+
+    A wait that watched Services would get no event and run to its deadline (issue 11, 1.4).
+    """
+    ports = [{"name": "grpc", "port": 80, "targetPort": 8083, "protocol": "TCP"}]
+    store.create(
+        {
+            "kind": "Service",
+            "metadata": {"name": "cam-svc"},
+            "spec": {"selector": {"app": "cam"}, "ports": ports},
+        }
+    )
+    store.create({"kind": "Endpoints", "metadata": {"name": "cam-svc"}, "subsets": []})
+    ready = {"addresses": [{"ip": "10.1.0.7"}], "ports": [{"name": "grpc", "port": 8083}]}
+    later(
+        timers,
+        0.3,
+        lambda: store.patch("Endpoints", "default", "cam-svc", lambda e: e.update(subsets=[ready])),
+    )
+    started = time.monotonic()
+    endpoints, stats = wait_until_endpoints_ready(
+        kube, "default", {"cam-svc": 1}, what="cam-svc ready", timeout=10
+    )
+    assert time.monotonic() - started < 2, "ended by the Endpoints event, not by the deadline"
+    assert stats.events >= 1 and stats.relists == 0
+    assert endpoints["cam-svc"].subsets[0].addresses[0].ip == "10.1.0.7"
+
+
+def test_endpoints_wait_times_out_saying_what_each_service_has(kube: Kube, store: ObjectStore):
+    store.create({"kind": "Endpoints", "metadata": {"name": "a-svc"}, "subsets": []})
+    with pytest.raises(WaitTimeout) as err:
+        wait_until_endpoints_ready(
+            kube, "default", {"a-svc": 1, "b-svc": 1}, what="services ready", timeout=1
+        )
+    assert "a-svc: 0 ready endpoint(s); b-svc: no Endpoints" in str(err.value)

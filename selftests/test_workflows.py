@@ -327,6 +327,6 @@ def test_the_suite_accepts_the_nightly_command_line(tmp_path: Path, inputs: dict
         timeout=120,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert re.search(r"\b34 tests collected\b|\b\d+/\d+ tests collected\b", proc.stdout), (
-        proc.stdout
-    )
+    # per-camera cases (layer 60) make the count grow with --cameras: at least the 34 tests
+    collected = re.search(r"\b(?:\d+/)?(\d+) tests collected\b", proc.stdout)
+    assert collected and int(collected.group(1)) >= 34, proc.stdout

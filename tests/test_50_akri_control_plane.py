@@ -47,67 +47,102 @@ def test_akri_crds(kube, layer):
     assert not problems, (
         "expected the Akri CRDs, established and serving v0:\n  "
         + "\n  ".join(problems)
-        + "\n(the chart ships them in crds/; check `microk8s helm3 install` output)"
+        + "\n(the chart ships them in crds/ and `helm uninstall` keeps them, akri-facts 1.3: check "
+        "the install output, and whether someone ran `kubectl delete crd` since)"
     )
 
 
 @pytest.mark.prereq("test_akri_install")
 def test_akri_components_ready(kube, settings, versions):
     """Agent, controller, udev discovery handler and webhook each have a Running, ready pod."""
-    missing: dict[str, str] = {}
-    for component, selector in names.COMPONENTS.items():
+    missing: dict[names.Component, str] = {}
+    for component in names.COMPONENTS:
         try:
             pods, _ = wait_for(
                 kube,
                 kube.core.list_namespaced_pod,
                 namespace=names.NAMESPACE,
-                label_selector=selector,
+                label_selector=component.selector,
                 condition=lambda ps: any(pod_ready(p) for p in ps),
                 describe=pods_summary,
-                what=f"Akri {component} ready",
+                what=f"Akri {component.title} ready",
                 timeout=settings.ready_timeout,
             )
         except AssertionError as exc:
             missing[component] = str(exc)
             continue
         image = pods[0].spec.containers[0].image
-        versions[f"akri_{component.replace(' ', '_')}_image"] = image
+        versions[f"akri_{component.title.replace(' ', '_')}_image"] = image
     assert not missing, "Akri components not ready:\n" + "\n".join(
-        f"- {c} ({names.COMPONENTS[c]}): {why}" for c, why in missing.items()
+        f"- {c.title} ({c.selector}): {why}" for c, why in missing.items()
     )
 
 
 @pytest.mark.prereq("test_akri_components_ready")
 def test_akri_images_match_chart(kube, settings):
-    """Component images carry the chart's version, not frozen latest-dev tags (akri-facts F8)."""
-    suffix = "-dev" if settings.akri_chart == "akri-dev" else ""
-    expected = f"v{settings.akri_version}{suffix}"
-    pods = kube.call(
-        kube.core.list_namespaced_pod, names.NAMESPACE, label_selector=names.PART_OF_AKRI
+    """Each component runs the image its chart renders, not a frozen latest-dev (akri-facts F8)."""
+    chart = f"{settings.akri_chart}-{settings.akri_version}"
+    listed = kube.call(
+        kube.core.list_namespaced_pod, names.NAMESPACE, label_selector=names.CHART_PODS
     ).items
-    wrong = [
-        f"{p.metadata.name}: {c.image}"
-        for p in pods
-        for c in p.spec.containers
-        if c.image.startswith("ghcr.io/project-akri/akri/") and not c.image.endswith(":" + expected)
-    ]
-    assert not wrong, f"expected Akri images tagged {expected}:\n  " + "\n  ".join(wrong)
+    pods = [p for p in listed if p.metadata.deletion_timestamp is None]  # replaced pods go
+    problems, seen = [], []
+    for component in names.COMPONENTS:
+        expected = component.image_ref(settings.akri_chart, settings.akri_version)
+        mine = [p for p in pods if component.matches(p.metadata.labels)]
+        if not mine:
+            problems.append(f"{component.title}: no pod matches {component.selector}")
+        for pod in mine:
+            labels = pod.metadata.labels or {}
+            seen.append(f"{pod.metadata.name} ({labels.get('helm.sh/chart', 'no helm.sh/chart')})")
+            problems += [
+                f"{component.title} {pod.metadata.name}: runs {c.image}, the chart renders "
+                f"{expected}"
+                for c in pod.spec.containers
+                if c.image != expected
+            ]
+    assert not problems, (
+        f"expected every Akri component of release {names.RELEASE} on the images chart {chart} "
+        "renders (v<version>, -dev for akri-dev; akri-facts 1.1, F8):\n  "
+        + "\n  ".join(problems)
+        + f"\nrelease pods: {', '.join(seen) or 'none'}"
+        + "\n(a latest-dev tag is frozen since Oct 2023; see `kubectl get ds,deploy -o wide`)"
+    )
 
 
 @pytest.mark.prereq("test_akri_crds")
 def test_akri_configuration(kube, settings):
-    """The udev Configuration exists with the rule and the broker image asked for."""
+    """The udev Configuration exists with the rule, the broker image and the services asked for."""
     config = kube.get_custom("configurations", names.CONFIGURATION, names.NAMESPACE)
     assert config is not None, (
-        f"no Configuration {names.CONFIGURATION} in {names.NAMESPACE}: Helm values with pre-0.6 "
-        "names (udev.enabled, udev.name) are silently ignored (akri-facts F7)"
+        f"no Configuration {names.CONFIGURATION} in {names.NAMESPACE} (`kubectl get akric`): the "
+        "chart creates it only with udev.configuration.enabled=true, and pre-0.6 value names "
+        "(udev.enabled, udev.name, udev.udevRules) are silently ignored (akri-facts 1.2, F7)"
     )
-    handler = config["spec"]["discoveryHandler"]
-    details = yaml.safe_load(handler.get("discoveryDetails") or "") or {}
-    assert handler.get("name") == "udev" and names.UDEV_RULE in details.get("udevRules", []), (
-        f"expected discovery handler udev with rule {names.UDEV_RULE}, got {handler}"
-    )
-    containers = config["spec"]["brokerSpec"]["brokerPodSpec"]["containers"]
-    assert containers[0]["image"] == settings.broker_image, (
-        f"expected broker image {settings.broker_image}, Configuration has {containers[0]['image']}"
+    spec = config.get("spec") or {}
+    handler = spec.get("discoveryHandler") or {}
+    try:
+        details = yaml.safe_load(handler.get("discoveryDetails") or "") or {}
+    except yaml.YAMLError as exc:
+        details = {"unreadable": str(exc)}
+    rules = details.get("udevRules") if isinstance(details, dict) else details
+    problems = []
+    if handler.get("name") != "udev":
+        problems.append(f"discovery handler {handler.get('name')!r}, expected 'udev'")
+    if rules != [names.UDEV_RULE]:
+        problems.append(f"udevRules {rules!r}, expected [{names.UDEV_RULE!r}]")
+    pod_spec = (spec.get("brokerSpec") or {}).get("brokerPodSpec") or {}
+    images = [c.get("image") for c in pod_spec.get("containers") or []]
+    if images != [settings.broker_image]:
+        problems.append(
+            f"broker images {images}, expected [{settings.broker_image}] (no brokerSpec: no "
+            "udev.configuration.brokerPod.image.repository value)"
+        )
+    for key in ("instanceServiceSpec", "configurationServiceSpec"):
+        ports = [(p.get("name"), p.get("port")) for p in (spec.get(key) or {}).get("ports") or []]
+        if ports != [("grpc", 80)]:
+            problems.append(f"{key} ports {ports}, expected [('grpc', 80)] (akri-facts 1.2)")
+    assert not problems, (
+        f"Configuration {names.CONFIGURATION} differs from what the suite's Helm values ask for:"
+        "\n  " + "\n  ".join(problems) + "\n(`kubectl get akric -o yaml`; akri-facts 1.2, F7)"
     )

@@ -1,227 +1,213 @@
-"""Layer 6, Akri instances: one Instance per camera, a Running broker each, their services."""
+"""Layer 6, Akri instances: for each camera its exact Instance, a Running broker, its service.
+
+Every per-camera property is a case per camera (`[cam1]`, `[cam2]`, ... from --cameras), and a
+failure names the camera as a person does (`cam2 /dev/video2`). The Instance of camera N on node
+X is exactly `names.instance_name(N, X)` (akri-facts 2.2, confirmed), so its broker, its service
+and its environment variable are known in advance. One module-wide wait per kind of object
+(list + watch, to the --ready-timeout deadline) serves every camera's case; after a timeout each
+case judges its own camera from a fresh list and quotes the wait's last observed state.
+"""
+
+import shlex
 
 import pytest
 
 from fixtures import names
-from fixtures.kstate import (
-    custom_name,
-    pod_log_tail,
-    pod_ready,
-    pods_summary,
-    ready_addresses,
-    service_summary,
+from fixtures.akri_objects import (
+    Seen,
+    held_slots,
+    service_problems,
+    wait_for_brokers,
+    wait_for_instances,
+    wait_for_services,
 )
-from fixtures.kwaits import WaitTimeout, wait_for
+from fixtures.kstate import pod_log_tail, pod_ready, pod_summary
+from fixtures.plugin import SETTINGS
 from fixtures.session import node_name
 
 pytestmark = [
     pytest.mark.akri,
     pytest.mark.akri_instances,
     pytest.mark.order(60),
-    pytest.mark.prereq("test_akri_components_ready", "test_akri_configuration"),
+    pytest.mark.prereq(
+        "test_akri_components_ready", "test_akri_images_match_chart", "test_akri_configuration"
+    ),
 ]
 
 
-def _devnode(instance: dict) -> str:
-    return instance.get("spec", {}).get("brokerProperties", {}).get("UDEV_DEVNODE", "?")
-
-
-def _describe_instances(items: list[dict]) -> str:
-    return ", ".join(f"{custom_name(i)} ({_devnode(i)})" for i in items) or "no Instances"
-
-
-@pytest.fixture(scope="module")
-def instances(kube, settings):
-    """The Instances once there is one per camera (or the WaitTimeout saying what was seen)."""
-    wanted = {names.devnode(n) for n in range(1, settings.cameras + 1)}
-
-    def complete(items):
-        ours = [i for i in items if i["spec"].get("configurationName") == names.CONFIGURATION]
-        return len(ours) == len(wanted) and {_devnode(i) for i in ours} == wanted
-
-    try:
-        items, _stats = wait_for(
-            kube,
-            kube.custom_lister("instances"),
-            namespace=names.NAMESPACE,
-            condition=complete,
-            describe=_describe_instances,
-            what=f"one Instance per camera ({len(wanted)})",
-            timeout=settings.ready_timeout,
-        )
-    except WaitTimeout as exc:
-        return exc
-    return [i for i in items if i["spec"].get("configurationName") == names.CONFIGURATION]
-
-
-def test_one_instance_per_camera(instances, kube, settings):
-    """Exactly one Instance per camera, with the fields the udev discovery handler sets."""
-    if isinstance(instances, Exception):
-        raise instances
-    node = node_name(kube)
-    problems = []
-    for inst in instances:
-        name, spec = custom_name(inst), inst["spec"]
-        match = names.INSTANCE_NAME.match(name)
-        if not match:
-            problems.append(f"{name}: name is not {names.CONFIGURATION}-<6 hex>")
-            continue
-        if spec.get("shared") is not False:
-            problems.append(f"{name}: shared={spec.get('shared')}, udev devices are local")
-        if spec.get("nodes") != [node]:
-            problems.append(f"{name}: nodes={spec.get('nodes')}, expected [{node}]")
-        if spec.get("cdiName") != f"akri.sh/{names.CONFIGURATION}={match.group(1)}":
-            problems.append(f"{name}: cdiName={spec.get('cdiName')}")
-        devpath = spec.get("brokerProperties", {}).get("UDEV_DEVPATH", "")
-        if not devpath.endswith("/" + _devnode(inst).rsplit("/", 1)[-1]):
-            problems.append(f"{name}: UDEV_DEVPATH={devpath!r} does not match {_devnode(inst)}")
-    assert not problems, "Instance fields differ from akri-facts 2.2:\n  " + "\n  ".join(problems)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A case per camera for every test that takes `camera` (its number, 1-based)."""
+    if "camera" in metafunc.fixturenames:
+        count = metafunc.config.stash[SETTINGS].cameras
+        metafunc.parametrize("camera", range(1, count + 1), ids=names.card_label)
 
 
 @pytest.fixture(scope="module")
-def brokers(kube, settings, instances):
-    wanted = {names.broker_pod(custom_name(i)) for i in instances}
-    try:
-        pods, _ = wait_for(
-            kube,
-            kube.core.list_namespaced_pod,
-            namespace=names.NAMESPACE,
-            label_selector=names.BROKER_SELECTOR,
-            condition=lambda ps: {p.metadata.name for p in ps if pod_ready(p)} >= wanted,
-            describe=pods_summary,
-            what=f"{len(wanted)} broker pods ready",
-            timeout=settings.ready_timeout,
-        )
-    except WaitTimeout as exc:
-        pods = kube.call(
-            kube.core.list_namespaced_pod, names.NAMESPACE, label_selector=names.BROKER_SELECTOR
-        ).items
-        logs = "\n".join(pod_log_tail(kube, p) for p in pods if not pod_ready(p))
-        return AssertionError(f"{exc}\nbroker logs:\n{logs}")
-    return {p.metadata.name: p for p in pods if p.metadata.name in wanted}
+def k8s_node(kube) -> str:
+    """The node's name, as Kubernetes knows it."""
+    return node_name(kube)
+
+
+@pytest.fixture(scope="module")
+def expected(settings, k8s_node) -> dict[int, str]:
+    """Camera number -> the name of its Instance on this node."""
+    return {n: names.instance_name(n, k8s_node) for n in range(1, settings.cameras + 1)}
+
+
+@pytest.fixture(scope="module")
+def instances(kube, settings, expected) -> Seen:
+    """The Instances, once every camera has its exact one (or what is there at the deadline)."""
+    return wait_for_instances(kube, expected, settings.ready_timeout)
+
+
+def test_one_instance_per_camera(camera, instances, expected, k8s_node):
+    """The camera's Instance is exactly <config>-<blake2b-3(devpath + node)>, fields as in 2.2."""
+    node = k8s_node
+    name, who = expected[camera], names.camera(camera)
+    inst = instances.objects.get(name)
+    assert inst is not None, (
+        f"{who}: no Instance {name} (blake2b-3 of {names.devpath(camera)} + node {node}, "
+        f"akri-facts 2.2){instances.why()}"
+    )
+    spec, props = inst["spec"], inst["spec"].get("brokerProperties") or {}
+    wanted = {
+        "configurationName": names.CONFIGURATION,
+        "cdiName": f"akri.sh/{names.CONFIGURATION}={name.rsplit('-', 1)[-1]}",
+        "shared": False,  # the udev handler reports local devices
+        "nodes": [node],
+    }
+    problems = [
+        f"{k}={spec.get(k)!r}, expected {v!r}" for k, v in wanted.items() if spec.get(k) != v
+    ]
+    for key, value in (
+        ("UDEV_DEVNODE", names.devnode(camera)),
+        ("UDEV_DEVPATH", names.devpath(camera)),
+    ):
+        if props.get(key) != value:
+            problems.append(f"brokerProperties {key}={props.get(key)!r}, expected {value!r}")
+    assert not problems, f"{who}: Instance {name} differs from akri-facts 2.2:\n  " + "\n  ".join(
+        problems
+    )
+
+
+@pytest.fixture(scope="module")
+def brokers(kube, settings, expected) -> Seen:
+    """Broker pods, once each camera's `<instance>-pod` is Running and ready."""
+    return wait_for_brokers(kube, expected, settings.ready_timeout)
 
 
 @pytest.mark.prereq("test_one_instance_per_camera")
-def test_brokers_running(brokers, instances):
-    """One Running, ready broker pod per Instance, named and labelled as the controller does."""
-    if isinstance(brokers, Exception):
-        raise brokers
-    problems = []
-    for inst in instances:
-        name = custom_name(inst)
-        pod = brokers[names.broker_pod(name)]
-        labels = pod.metadata.labels or {}
-        expected = {
-            "controller": "akri.sh",
-            "akri.sh/configuration": names.CONFIGURATION,
-            "akri.sh/instance": name,
-        }
-        wrong = {k: labels.get(k) for k, v in expected.items() if labels.get(k) != v}
-        if wrong:
-            problems.append(f"{pod.metadata.name}: labels {wrong}, expected {expected}")
-    assert not problems, "\n".join(problems)
+def test_brokers_running(camera, brokers, expected, k8s_node, kube):
+    """The camera's broker `<instance>-pod` is Running and ready, labelled as in akri-facts 2.4."""
+    instance, who = expected[camera], names.camera(camera)
+    name = names.broker_pod(instance)
+    pod = brokers.objects.get(name)
+    assert pod is not None, f"{who}: no broker pod {name} ({names.BROKER_SELECTOR}){brokers.why()}"
+    assert pod_ready(pod), (
+        f"{who}: broker {name} is not ready: {pod_summary(pod)}\nbroker logs:\n"
+        f"{pod_log_tail(kube, pod)}{brokers.why()}"
+    )
+    labels = pod.metadata.labels or {}
+    wanted = {
+        "app": name,
+        "controller": "akri.sh",
+        "akri.sh/configuration": names.CONFIGURATION,
+        "akri.sh/instance": instance,
+        "akri.sh/target-node": k8s_node,
+    }
+    wrong = {k: labels.get(k) for k, v in wanted.items() if labels.get(k) != v}
+    assert not wrong, f"{who}: broker {name} labels {wrong}, expected {wanted} (akri-facts 2.4)"
 
 
 @pytest.mark.prereq("test_brokers_running")
-def test_broker_resources(brokers, instances, kube):
-    """Each broker claims its Instance's device plugin resource, which the node advertises."""
-    allocatable = kube.call(kube.core.list_node).items[0].status.allocatable or {}
+def test_broker_resources(camera, brokers, expected, k8s_node, kube, settings):
+    """The broker claims its Instance's device-plugin resource; the node offers it, the agent
+    records the claim in deviceUsage (akri-facts 2.2, 2.4)."""
+    node = k8s_node
+    instance, who = expected[camera], names.camera(camera)
+    resource = f"akri.sh/{instance}"
+    pod = brokers.objects[names.broker_pod(instance)]
+    container = pod.spec.containers[0]
     problems = []
-    for inst in instances:
-        resource = f"akri.sh/{custom_name(inst)}"
-        pod = brokers[names.broker_pod(custom_name(inst))]
-        limits = pod.spec.containers[0].resources.limits or {}
-        if str(limits.get(resource)) != "1":
-            problems.append(f"{pod.metadata.name}: limits {limits}, expected {resource}: 1")
-        if resource not in allocatable:
-            problems.append(f"node allocatable lacks {resource} (device plugin not registered, F9)")
-    assert not problems, "\n".join(problems)
+    for part in ("requests", "limits"):
+        amounts = getattr(container.resources, part) or {}
+        if str(amounts.get(resource)) != "1":
+            problems.append(f"{part} {amounts}, expected {resource}: 1")
+    allocatable = kube.call(kube.core.read_node, node).status.allocatable or {}
+    if resource not in allocatable:
+        akri = {k: v for k, v in allocatable.items() if k.startswith("akri.sh/")}
+        problems.append(f"node {node} does not offer {resource}: {akri} (F9)")
+    usage = held_slots(kube, instance, node, min(settings.ready_timeout, 30))
+    if node not in usage.values():
+        problems.append(
+            f"Instance {instance} deviceUsage {usage}: no slot maps to {node} (the claim of "
+            "its own broker; `C:<vdev>:<node>` is a Configuration-level claim, akri-facts 2.2)"
+        )
+    assert not problems, f"{who}: broker {pod.metadata.name}:\n  " + "\n  ".join(problems)
 
 
 @pytest.mark.prereq("test_brokers_running")
-def test_broker_env(brokers, instances, host):
-    """The agent injects UDEV_DEVNODE_<HASH> (upper case) for the broker's device (2.6)."""
-    problems = []
-    for inst in instances:
-        name = custom_name(inst)
-        suffix = names.INSTANCE_NAME.match(name).group(1).upper()
-        pod = names.broker_pod(name)
-        result = host.run(
-            f"microk8s kubectl exec -n {names.NAMESPACE} {pod} -- printenv", sudo=True, timeout=60
-        )
-        env = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
-        if env.get(f"UDEV_DEVNODE_{suffix}") != _devnode(inst):
-            problems.append(
-                f"{pod}: UDEV_DEVNODE_{suffix}={env.get(f'UDEV_DEVNODE_{suffix}')!r}, "
-                f"expected {_devnode(inst)} (exec exit {result.exited})"
-            )
-    assert not problems, "\n".join(problems)
+def test_broker_env(camera, expected, host):
+    """The broker sees UDEV_DEVNODE_<HASH> (upper case) = its camera (akri-facts 2.6).
 
-
-def _wait_services(kube, settings, wanted: dict[str, int], what: str):
-    """Wait until each named service exists and its Endpoints have the ready addresses wanted."""
-
-    def ready(_items):
-        for name, count in wanted.items():
-            endpoints = _endpoints(kube, name)
-            if ready_addresses(endpoints) < count:
-                return False
-        return True
-
-    def describe(items):
-        seen = {s.metadata.name: s for s in items}
-        return "; ".join(
-            f"{n}: "
-            + (
-                f"{service_summary(seen[n])}, {ready_addresses(_endpoints(kube, n))} ready "
-                "endpoint(s)"
-                if n in seen
-                else "missing"
-            )
-            for n in wanted
-        )
-
-    return wait_for(
-        kube,
-        kube.core.list_namespaced_service,
-        namespace=names.NAMESPACE,
-        label_selector="controller=akri.sh",
-        condition=lambda items: {s.metadata.name for s in items} >= set(wanted) and ready(items),
-        describe=describe,
-        what=what,
-        timeout=settings.ready_timeout,
+    Read with the image's own `sh` (it has no printenv, akri-facts 4).
+    """
+    instance, who = expected[camera], names.camera(camera)
+    variable = f"UDEV_DEVNODE_{instance.rsplit('-', 1)[-1].upper()}"
+    pod = names.broker_pod(instance)
+    script = shlex.quote(f'echo "${variable}"')
+    result = host.run(
+        f"microk8s kubectl exec -n {names.NAMESPACE} {pod} -- sh -c {script}", sudo=True, timeout=60
+    )
+    value = result.stdout.strip()
+    assert result.exited == 0 and value == names.devnode(camera), (
+        f"{who}: broker {pod}: {variable}={value!r}, expected {names.devnode(camera)!r} "
+        f"(`kubectl exec ... sh -c` exit {result.exited}: {result.stderr.strip()[-300:]!r}); "
+        "the agent injects it on Allocate (akri-facts 2.6)"
     )
 
 
-def _endpoints(kube, name):
-    try:
-        return kube.call(kube.core.read_namespaced_endpoints, name, names.NAMESPACE)
-    except Exception:
-        return None
+@pytest.fixture(scope="module")
+def instance_services(kube, settings, expected) -> Seen:
+    """Each camera's `<instance>-svc` with a ready endpoint (the Endpoints are watched)."""
+    wanted = {names.instance_service(name): 1 for name in expected.values()}
+    return wait_for_services(
+        kube, wanted, "each camera's instance service ready", settings.ready_timeout
+    )
 
 
-@pytest.mark.prereq("test_brokers_running")
-def test_instance_services(kube, settings, instances):
-    """One `<instance>-svc` per Instance, labelled akri.sh/instance, with a ready endpoint."""
-    wanted = {names.instance_service(custom_name(i)): 1 for i in instances}
-    services, _ = _wait_services(kube, settings, wanted, "instance services with endpoints")
-    for svc in services:
-        if svc.metadata.name in wanted:
-            label = (svc.metadata.labels or {}).get("akri.sh/instance")
-            assert svc.metadata.name == names.instance_service(label or "?"), (
-                f"{svc.metadata.name}: akri.sh/instance label is {label!r}"
-            )
+# a broker on another camera's device would put that camera behind this service
+@pytest.mark.prereq("test_broker_resources", "test_broker_env")
+def test_instance_services(camera, instance_services, expected):
+    """The camera's `<instance>-svc`, labelled akri.sh/instance, with a ready endpoint (2.5)."""
+    instance = expected[camera]
+    name = names.instance_service(instance)
+    problems = service_problems(
+        instance_services, name, "akri.sh/instance", instance, 1, absent="akri.sh/configuration"
+    )
+    assert not problems, (
+        f"{names.camera(camera)}: " + "\n  ".join(problems) + instance_services.why()
+    )
 
 
-@pytest.mark.prereq("test_brokers_running")
-def test_configuration_service(kube, settings, instances):
-    """`akri-udev-video-svc`: port grpc 80 -> 8083, every broker behind it (akri-facts 2.5)."""
-    services, _ = _wait_services(
+# a broker on another camera's device would put that camera behind this service
+@pytest.mark.prereq("test_broker_resources", "test_broker_env")
+def test_configuration_service(kube, settings, expected):
+    """`akri-udev-video-svc`: port grpc 80 -> 8083, every camera's broker behind it (2.5)."""
+    name = names.CONFIGURATION_SERVICE
+    seen = wait_for_services(
         kube,
-        settings,
-        {names.CONFIGURATION_SERVICE: len(instances)},
+        {name: len(expected)},
         "configuration service with every broker",
+        settings.ready_timeout,
     )
-    svc = next(s for s in services if s.metadata.name == names.CONFIGURATION_SERVICE)
-    ports = {p.name: (p.port, str(p.target_port)) for p in svc.spec.ports or []}
-    assert ports.get("grpc") == (80, "8083"), f"expected port grpc 80->8083, got {ports}"
+    problems = service_problems(
+        seen, name, "akri.sh/configuration", names.CONFIGURATION, len(expected)
+    )
+    if name in seen.objects:
+        ports = {
+            p.name: (p.port, str(p.target_port)) for p in seen.objects[name][0].spec.ports or []
+        }
+        if ports.get("grpc") != (80, "8083"):
+            problems.append(f"{name}: ports {ports}, expected grpc 80->8083")
+    assert not problems, "\n".join(problems) + seen.why()

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from typing import Any
 
 from twin.akri_controller import API, AkriController, belongs, key_of, owner_ref, pod_ready
+from twin.akri_drift import HandEdits
+from twin.akri_slots import DevicePlugins
 from twin.podstatus import PodBehaviour
 from twin.store import Conflict, NotFound
 from twin.udev import UdevDevice, broker_behaviour, instance_hash, rule_matches, udev_rules
@@ -51,8 +53,9 @@ class AkriModel:
         self._thread: threading.Thread | None = None
         self._gone_since: dict[str, float] = {}  # devpath -> when it vanished
         self._known: set[str] = set()  # devpaths that had an Instance
-        self._allocatable: dict[str, int] = {}
+        self._plugins = DevicePlugins(store, cluster, node_name)
         self._controller = AkriController(store, node_name, faults, self._wake_at)
+        self._edits = HandEdits(store, faults)
         cluster.add_pod_behaviour(self._behaviour)
         store.subscribe(self._on_event)
 
@@ -81,12 +84,9 @@ class AkriModel:
         self._poke()
 
     def broker_device(self, namespace: str, pod_name: str) -> str | None:
-        """The devnode a broker pod was given (its Instance's UDEV_DEVNODE), or None."""
+        """The devnode a broker pod was allocated (that Instance's UDEV_DEVNODE), or None."""
         pod = self._store.get("Pod", namespace, pod_name)
-        instance = ((pod or {}).get("metadata", {}).get("labels") or {}).get("akri.sh/instance")
-        if not instance:
-            return None
-        inst = self._store.get("Instance", namespace, instance)
+        inst = self._plugins.allocated(pod) if pod else None
         return ((inst or {}).get("spec", {}).get("brokerProperties") or {}).get("UDEV_DEVNODE")
 
     # -- thread ----------------------------------------------------------------------------
@@ -163,10 +163,9 @@ class AkriModel:
                 if (key_of(inst)[0], inst["spec"]["configurationName"]) not in names:
                     self._delete("Instance", *key_of(inst))
         instances = [i for i in self._list("Instance") if self._node in i["spec"].get("nodes", [])]
-        self._sync_allocatable(instances)
+        self._plugins.sync(instances)
         if self._component_ready("akri-controller"):
             self._controller.sync({key_of(c): c for c in configs}, instances, now)
-        self._sync_usage(instances, self._list("Pod", "controller=akri.sh"))
 
     def _sync_instances(
         self, cfg: dict, devices: dict[str, UdevDevice] | None, mine: list[dict], now: float
@@ -205,7 +204,7 @@ class AkriModel:
             "capacity": capacity,
             "shared": False,
             "nodes": [self._node],
-            "deviceUsage": {f"{name}-{i}": "" for i in range(capacity)},
+            "deviceUsage": {},  # created empty; the device plugin writes held slots only
             "brokerProperties": props,
         }
         meta = {"name": name, "namespace": namespace, "ownerReferences": [owner_ref(cfg)]}
@@ -215,38 +214,6 @@ class AkriModel:
             )
         self._known.add(device.devpath)
         self._controller.first_seen[name] = now
-
-    def _sync_allocatable(self, instances: list[dict]) -> None:
-        want: dict[str, int] = {}
-        for inst in instances:
-            capacity = int(inst["spec"].get("capacity") or 1)
-            want[f"akri.sh/{key_of(inst)[1]}"] = capacity
-            config = f"akri.sh/{inst['spec']['configurationName']}"
-            want[config] = want.get(config, 0) + capacity
-        for resource in sorted(set(want) | set(self._allocatable)):
-            if want.get(resource) != self._allocatable.get(resource):
-                self._cluster.set_allocatable(resource, want.get(resource))
-        self._allocatable = want
-
-    def _sync_usage(self, instances: list[dict], brokers: list[dict]) -> None:
-        """A slot is taken (value = node) while a Running pod holds the instance's resource."""
-        for inst in instances:
-            namespace, name = key_of(inst)
-            holders = sum(
-                1
-                for p in brokers
-                if key_of(p)[0] == namespace
-                and p["metadata"]["labels"].get("akri.sh/instance") == name
-                and (p.get("status") or {}).get("phase") == "Running"
-            )
-            slots = sorted(inst["spec"].get("deviceUsage") or {})
-            usage = {s: (self._node if i < holders else "") for i, s in enumerate(slots)}
-            if usage != inst["spec"].get("deviceUsage"):
-
-                def write(obj: dict, usage: dict = usage) -> None:
-                    obj["spec"]["deviceUsage"] = usage
-
-                self._store.patch("Instance", namespace, name, write)
 
     def _delete(self, kind: str, namespace: str, name: str) -> None:
         with contextlib.suppress(NotFound):
@@ -261,13 +228,15 @@ class AkriModel:
         name = labels.get("akri.sh/instance")
         if labels.get("controller") != "akri.sh" or not name:
             return None
-        namespace = pod["metadata"].get("namespace", "default")
-        inst = self._store.get("Instance", namespace, name) or {"spec": {}}
+        # the broker sees the device its resource claim was allocated, not the one its label names
+        inst = self._plugins.allocate(pod)
+        if inst is None:
+            return broker_behaviour(None, {}, None, busy=False)
         props = inst["spec"].get("brokerProperties") or {}
         devnode = props.get("UDEV_DEVNODE")
         device = next((d for d in self._devices() if d.devnode == devnode), None)
         busy = "broker-crashloop" in self._faults and self._is_second(inst)
-        return broker_behaviour(name, props, device, busy)
+        return broker_behaviour(key_of(inst)[1], props, device, busy)
 
     def _is_second(self, inst: dict) -> bool:
         """The fault's victim: the second Instance of its Configuration by devnode."""

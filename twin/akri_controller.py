@@ -4,9 +4,10 @@ Services once brokers run.
 Brokers follow `shared/src/k8s/pod.rs` (akri-facts 2.4): `<instance>-pod`, labels `app`,
 `controller=akri.sh`, `akri.sh/configuration`, `akri.sh/instance`, `akri.sh/target-node`, the
 Configuration's brokerPodSpec with `{{PLACEHOLDER}}` resources renamed `akri.sh/<instance>`,
-node affinity on the node name and an ownerReference to the Instance. Services follow 2.5:
-`<instance>-svc` while its broker runs, `<config>-svc` from the first running broker for as long
-as the Configuration has Instances. Faults: `slow-start`, `no-config-service`.
+node affinity on the node name and an ownerReference to the Instance. Services follow 2.5, 12 and
+15: `<instance>-svc` and `<config>-svc` from the first Running broker behind them until no broker
+behind them is left; the spec's own selector is kept and the controller's labels added. Faults:
+`slow-start`, `no-config-service`.
 """
 
 from __future__ import annotations
@@ -77,9 +78,10 @@ class AkriController:
             self._store.delete(kind, namespace, name)
 
     def sync(self, configs: dict, instances: list[dict], now: float) -> None:
-        """Reconcile broker pods, then the services of the brokers that run."""
-        self._sync_brokers(configs, instances, now)
+        """Reconcile services, then broker pods: the pod watcher removes a gone broker's services
+        before the Instance's broker is created again (pod_watcher.rs handle_non_running_pod)."""
         self._sync_services(configs, instances, self._list("Pod", "controller=akri.sh"))
+        self._sync_brokers(configs, instances, now)
 
     def _sync_brokers(self, configs: dict, instances: list[dict], now: float) -> None:
         wanted: set[tuple[str, str]] = set()
@@ -130,28 +132,38 @@ class AkriController:
             self._store.create({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec})
 
     def _sync_services(self, configs: dict, instances: list[dict], brokers: list[dict]) -> None:
-        running = {
-            (key_of(p)[0], p["metadata"]["labels"].get("akri.sh/instance")): p
-            for p in brokers
-            if (p.get("status") or {}).get("phase") == "Running"
-        }
+        """Services follow the brokers (controller pod_watcher.rs, akri-facts 12, 15).
+
+        A service is created when a broker behind it is Running, and deleted once no broker pod
+        behind it is left that has not ended (`cleanup_svc_if_unsupported` counts every phase
+        but Succeeded and Failed), so a replaced broker gets a new Service and ClusterIP.
+        """
+        phases: dict[tuple[str, str, str], set[str]] = {}
+        for pod in brokers:
+            labels = pod["metadata"].get("labels") or {}
+            phase = (pod.get("status") or {}).get("phase") or "Pending"
+            for label in ("akri.sh/instance", "akri.sh/configuration"):
+                if labels.get(label):
+                    phases.setdefault((key_of(pod)[0], label, labels[label]), set()).add(phase)
         wanted: set[tuple[str, str]] = set()
+
+        def follow(owner: dict, name: str, spec: dict | None, label: str, value: str) -> None:
+            seen = phases.get((key_of(owner)[0], label, value), set())
+            exists = self._store.get("Service", key_of(owner)[0], name) is not None
+            if spec and (("Running" in seen) or (exists and seen - {"Succeeded", "Failed"})):
+                wanted.add((key_of(owner)[0], name))
+                self._ensure_service(owner, name, spec, label, value)
+
         for inst in instances:
             namespace, name = key_of(inst)
             cfg = configs.get((namespace, inst["spec"]["configurationName"]))
             spec = (cfg or {}).get("spec", {}).get("instanceServiceSpec")
-            if spec and (namespace, name) in running:
-                wanted.add((namespace, f"{name}-svc"))
-                self._ensure_service(inst, f"{name}-svc", spec, "akri.sh/instance", name)
-        for (namespace, config), cfg in configs.items():
+            follow(inst, f"{name}-svc", spec, "akri.sh/instance", name)
+        for (_namespace, config), cfg in configs.items():
+            if "no-config-service" in self._faults:
+                continue
             spec = cfg["spec"].get("configurationServiceSpec")
-            members = [i for i in instances if belongs(i, cfg)]
-            live = any((namespace, key_of(i)[1]) in running for i in members)
-            svc_name = f"{config}-svc"
-            if spec and members:
-                wanted.add((namespace, svc_name))
-                if live and "no-config-service" not in self._faults:
-                    self._ensure_service(cfg, svc_name, spec, "akri.sh/configuration", config)
+            follow(cfg, f"{config}-svc", spec, "akri.sh/configuration", config)
         for svc in self._list("Service", "controller=akri.sh"):
             if key_of(svc) not in wanted:
                 self._delete("Service", *key_of(svc))
@@ -164,7 +176,8 @@ class AkriController:
         meta = {"name": name, "namespace": namespace, "labels": labels}
         meta["ownerReferences"] = [owner_ref(owner)]
         body = copy.deepcopy(spec)
-        body["selector"] = {"controller": "akri.sh", label: value}
+        # added to the spec's own selector, not replacing it (service.rs)
+        body["selector"] = {**(body.get("selector") or {}), "controller": "akri.sh", label: value}
         with contextlib.suppress(Conflict):
             self._store.create(
                 {"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": body}

@@ -2,7 +2,7 @@
 
 `Kubectl.run(argv, stdin)` takes kubectl's arguments (without "kubectl") and returns (exit code,
 stdout, stderr) as kubectl 1.34 would print them against a MicroK8s node: `apply|create|delete
--f`, `get`, `describe`, `delete`, `logs`, `exec -- printenv|env`, `wait`, `rollout status`,
+-f`, `get`, `describe`, `delete`, `logs`, `exec` (`twin.kubectl_exec`), `wait`, `rollout status`,
 `scale`, `version`, `cluster-info`, `config view`. Server errors read like the API server's
 (`Error from server (NotFound): pods "x" not found`, exit 1). While MicroK8s is stopped every
 server command fails the way kubectl does when the API server refuses connections.
@@ -11,7 +11,6 @@ server command fails the way kubectl does when the API server refuses connection
 from __future__ import annotations
 
 import json
-import posixpath
 from collections.abc import Callable
 
 import yaml
@@ -21,8 +20,10 @@ from twin.cluster import Cluster, PodUnavailable
 from twin.clusterobjects import APISERVER_PORT, KUBE_VERSION
 from twin.kubectl_apply import ManifestRunner, read_documents
 from twin.kubectl_args import Args, UsageError, parse
+from twin.kubectl_exec import exec_command
 from twin.kubectl_get import Failure
-from twin.kubectl_types import UnknownType, not_found, resolve
+from twin.kubectl_target import container_for, pod_for
+from twin.kubectl_types import UnknownType
 from twin.kubectl_wait import Waiter, rollout_command, wait_command
 from twin.store import Conflict, ObjectStore
 
@@ -151,37 +152,6 @@ class Kubectl:
 
     # --- pods --------------------------------------------------------------------------------
 
-    def _pod_for(self, args: Args, word: str) -> tuple[dict, str]:
-        """The pod a logs/exec target names (pod name, pod/x, deploy/x, ...) and a notice."""
-        ns = args.get("namespace") or "default"
-        kind, _sep, name = word.rpartition("/") if "/" in word else ("pod", "", word)
-        ktype = resolve(self.store, kind)
-        obj = self.store.get(ktype.kind, ns, name)
-        if obj is None:
-            raise Failure(not_found(ktype, name))
-        if ktype.kind == "Pod":
-            return obj, ""
-        labels = obj["spec"].get("selector") or {}
-        labels = labels.get("matchLabels", labels)
-        selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
-        pods = self.store.list("Pod", ns, selector)[0] if selector else []
-        if not pods:
-            raise Failure(f"error: timed out waiting for the condition on {ktype.qualified}/{name}")
-        note = f"Found {len(pods)} pods, using pod/{pods[0]['metadata']['name']}\n"
-        return pods[0], note if len(pods) > 1 else ""
-
-    def _container(self, args: Args, pod: dict, explicit: str | None) -> tuple[str, str]:
-        names = [c["name"] for c in pod["spec"].get("containers", [])]
-        chosen = explicit or args.get("container")
-        if chosen:
-            return chosen, ""
-        annotated = (pod["metadata"].get("annotations") or {}).get(
-            "kubectl.kubernetes.io/default-container"
-        )
-        chosen = annotated if annotated in names else names[0]
-        note = f'Defaulted container "{chosen}" out of: {", ".join(names)}\n'
-        return chosen, note if len(names) > 1 else ""
-
     def _logs(self, args: Args, stdin: bytes) -> Result:
         ns = args.get("namespace") or "default"
         notes = ""
@@ -191,7 +161,7 @@ class Kubectl:
                 return 0, "", f"No resources found in {ns} namespace.\n"
             tail = int(args.get("tail") or 10)
         elif args.positional:
-            pod, notes = self._pod_for(args, args.positional[0])
+            pod, notes = pod_for(self.store, args, args.positional[0])
             pods, tail = [pod], int(args.get("tail") or -1)
         else:
             raise Failure("error: expected 'logs [-f] [-p] (POD | TYPE/NAME) [-c CONTAINER]'.")
@@ -199,7 +169,7 @@ class Kubectl:
         for pod in pods:
             containers = [c["name"] for c in pod["spec"]["containers"]]
             if not args.on("all_containers"):
-                name, note = self._container(args, pod, (args.positional[1:] or [None])[0])
+                name, note = container_for(args, pod, (args.positional[1:] or [None])[0])
                 containers, notes = [name], notes + note
             for name in containers:
                 try:
@@ -213,44 +183,7 @@ class Kubectl:
         return 0, "".join(out), notes
 
     def _exec(self, args: Args, stdin: bytes) -> Result:
-        command = args.after_dash or []
-        if not args.positional:
-            raise Failure("error: pod, type/name or --filename must be specified")
-        if not command:
-            if len(args.positional) > 1:
-                raise Failure(
-                    "error: exec [POD] [COMMAND] is not supported anymore. Use exec "
-                    "[POD] -- [COMMAND] instead"
-                )
-            raise Failure("error: you must specify at least one command for the container")
-        pod, notes = self._pod_for(args, args.positional[0])
-        container, note = self._container(args, pod, None)
-        notes += note
-        meta = pod["metadata"]
-        try:
-            env = self.cluster.pod_env(meta["namespace"], meta["name"], container)
-        except PodUnavailable as exc:
-            if exc.reason == "NotFound":
-                raise Failure(f"Error from server (NotFound): {exc}") from exc
-            raise Failure(f"error: unable to upgrade connection: {exc}") from exc
-        program, rest = posixpath.basename(command[0]), command[1:]
-        if program == "printenv" and rest:
-            values = [env[name] + "\n" for name in rest if name in env]
-            if len(values) < len(rest):
-                return 1, "".join(values), notes + "command terminated with exit code 1\n"
-            return 0, "".join(values), notes
-        if program in ("printenv", "env") and not rest:
-            return 0, "".join(f"{k}={v}\n" for k, v in env.items()), notes
-        return (
-            126,
-            "",
-            notes
-            + (
-                "OCI runtime exec failed: exec failed: unable to start container process: exec: "
-                f'"{command[0]}": executable file not found in $PATH: unknown\n'
-                "command terminated with exit code 126\n"
-            ),
-        )
+        return exec_command(self.store, self.cluster, args)
 
     # --- waiting -----------------------------------------------------------------------------
 

@@ -16,11 +16,14 @@ SERVICE_CIDR = ipaddress.ip_network("10.152.183.0/24")
 NODEPORT_RANGE = range(30000, 32768)
 
 
-def _free_cluster_ip(used: set[str], name: str, namespace: str) -> str:
+def _free_cluster_ip(used: set[str], name: str, namespace: str, uid: str = "") -> str:
     hosts = list(SERVICE_CIDR.hosts())
     if (namespace, name) == ("default", "kubernetes") and str(hosts[0]) not in used:
         return str(hosts[0])
-    for ip in hosts[1:]:
+    # The API server picks a free address at random, so a Service deleted and created again
+    # gets a new ClusterIP (akri-facts 15); the new object's uid stands in for the dice.
+    start = int(uid.replace("-", "")[:8] or "0", 16) % (len(hosts) - 1) if uid else 0
+    for ip in hosts[1 + start :] + hosts[1 : 1 + start]:
         if str(ip) not in used:
             return str(ip)
     raise ValueError(f"no cluster IP left in {SERVICE_CIDR}")
@@ -42,7 +45,9 @@ def allocate_service_addresses(
     if not spec.get("clusterIP") and spec["type"] != "ExternalName":
         used = {(s.get("spec") or {}).get("clusterIP") for s in others}
         meta = new.get("metadata", {})
-        spec["clusterIP"] = _free_cluster_ip(used, meta.get("name"), meta.get("namespace"))
+        spec["clusterIP"] = _free_cluster_ip(
+            used, meta.get("name"), meta.get("namespace"), meta.get("uid", "")
+        )
         spec["clusterIPs"] = [spec["clusterIP"]]
     if spec["type"] not in ("NodePort", "LoadBalancer"):
         for port in spec.get("ports") or []:

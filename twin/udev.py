@@ -5,8 +5,10 @@ Configuration's `udevRules`; a local device's Instance id is blake2b-24 of its d
 node name (akri-facts 2.2). `udev_properties` is the one source of a v4l2loopback node's udev
 database entry: `udevadm info --query=property` prints it, and rules are evaluated on it
 (`KERNEL`, `SUBSYSTEM`, `DEVPATH`, `DEVNAME`, `ENV{ID_V4L_CAPABILITIES}`=":video_output:", 6.5).
-A broker gets its Instance's properties twice through CDI, as is and suffixed with the upper-case
-hash (2.6); it crash-loops with the rscam panic when its camera has no producer (section 4, F5).
+A broker gets the properties of the Instance it was allocated (`twin.akri_slots`) twice through
+CDI, as is and suffixed with the upper-case hash (2.6); it crash-loops with the rscam panic when
+its camera has no producer (section 4, F5), and with main.rs's panic when it was allocated no
+device at all (no `UDEV_DEVNODE_<HASH>`, section 4).
 """
 
 from __future__ import annotations
@@ -38,6 +40,12 @@ _BACKTRACE = "note: run with `RUST_BACKTRACE=1` environment variable to display 
 # F5: no producer yet, so v4l2loopback enumerates no format and `format_options[0]` panics.
 NO_FORMATS_PANIC = (
     f"{_PANIC_AT}69:13:\nindex out of bounds: the len is 0 but the index is 0\n{_BACKTRACE}"
+)
+# No UDEV_DEVNODE_<HASH> in the environment: no akri.sh resource claim, so no device was
+# allocated (main.rs `get_video_devnode`, samples/brokers/udev-video-broker at 22e71f7b).
+NO_DEVNODE_PANIC = (
+    f"thread 'main' panicked at src/main.rs:71:10:\ndevnode not set in environment variable\n"
+    f"{_BACKTRACE}"
 )
 # The `broker-crashloop` fault: the camera is held by another reader.
 BUSY_PANIC = (
@@ -126,11 +134,17 @@ def udev_rules(config: dict) -> list[str]:
 
 
 def broker_behaviour(
-    instance: str, properties: dict[str, str], device: UdevDevice | None, busy: bool
+    instance: str | None, properties: dict[str, str], device: UdevDevice | None, busy: bool
 ) -> PodBehaviour:
-    """How a udev-video-broker container runs: CDI env, startup logs, or its panic."""
-    suffix = instance.rsplit("-", 1)[-1].upper()
+    """How a udev-video-broker container runs: the allocated device's env, logs, or its panic.
+
+    `instance` is the Instance whose device the pod was allocated (None: no device at all).
+    """
     env: dict[str, str] = {}
+    if instance is None:
+        text = BROKER_START + NO_DEVNODE_PANIC
+        return PodBehaviour(crash_reason=NO_DEVNODE_PANIC, logs=lambda _previous: text, env=env)
+    suffix = instance.rsplit("-", 1)[-1].upper()
     for key, value in properties.items():
         env[key] = env[f"{key}_{suffix}"] = value
     crash = None if device is not None and device.fed else NO_FORMATS_PANIC

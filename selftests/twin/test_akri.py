@@ -2,152 +2,21 @@
 
 Each test installs the chart the way the docs do (through the twin's `helm`, no --wait), with two
 mock cameras, and waits on store events with a deadline. Expectations come from akri-facts
-2.2-2.6 and 4 (names, hashes, labels, env, services) and from the fault table in twin.md.
+2.2-2.6, 4, 12 and 15 (names, hashes, labels, env, deviceUsage, services); the faults are in
+test_akri_faults.py.
 """
 
 from __future__ import annotations
 
 import hashlib
-import threading
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
 
+from selftests.twin.akri_support import CONFIG, RULE, camera, name_of, waiting_reason
 from twin import akri_controller
-from twin.akri import AkriModel, UdevDevice, instance_hash
-from twin.cluster import NODE_NAME, Cluster
-from twin.helm import Helm
-from twin.store import ObjectStore
+from twin.akri import instance_hash
+from twin.cluster import NODE_NAME
 from twin.udev import rule_matches
-
-CONFIG = "akri-udev-video"
-RULE = 'KERNEL=="video[0-9]*"'
-VALUES = [
-    "udev.discovery.enabled=true",
-    "udev.configuration.enabled=true",
-    f"udev.configuration.name={CONFIG}",
-    f"udev.configuration.discoveryDetails.udevRules[0]={RULE}",
-    "udev.configuration.brokerPod.image.repository=ghcr.io/project-akri/akri/udev-video-broker",
-]
-
-
-def camera(n: int, fed: bool = True) -> UdevDevice:
-    return UdevDevice(f"/dev/video{n}", f"/devices/virtual/video4linux/video{n}", fed)
-
-
-def name_of(n: int) -> str:
-    return f"{CONFIG}-{instance_hash(camera(n).devpath, NODE_NAME)}"
-
-
-@dataclass
-class TwinNode:
-    """A store, cluster, Akri model and helm around a mutable set of cameras."""
-
-    store: ObjectStore
-    cluster: Cluster
-    akri: AkriModel
-    cameras: dict[int, UdevDevice]
-    changed: threading.Condition
-    events: list[int]
-    helm: Helm | None = None
-
-    def devices(self) -> list[UdevDevice]:
-        return [self.cameras[n] for n in sorted(self.cameras)]
-
-    def set_camera(self, n: int, device: UdevDevice | None) -> None:
-        if device is None:
-            self.cameras.pop(n, None)
-        else:
-            self.cameras[n] = device
-        self.akri.notify_devices()
-
-    def until(self, check: Callable[[], Any], what: str, timeout: float = 5.0) -> Any:
-        """Wait on store events until check() is truthy; fail with the last value."""
-        deadline = time.monotonic() + timeout
-        while True:
-            with self.changed:
-                seen = self.events[0]
-            value = check()
-            if value:
-                return value
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                pytest.fail(f"timed out after {timeout}s waiting for {what}; last: {value!r}")
-            with self.changed:
-                if self.events[0] == seen:
-                    self.changed.wait(remaining)
-
-    def stays_false(self, check: Callable[[], Any], seconds: float) -> None:
-        """check() stays falsy for `seconds` of store events."""
-        deadline = time.monotonic() + seconds
-        while (remaining := deadline - time.monotonic()) > 0:
-            assert not check(), check()
-            with self.changed:
-                self.changed.wait(remaining)
-        assert not check(), check()
-
-    def instances(self) -> dict[str, dict]:
-        return {i["metadata"]["name"]: i for i in self.store.list("Instance", "default")[0]}
-
-    def brokers(self) -> dict[str, dict]:
-        pods = self.store.list("Pod", "default", f"akri.sh/configuration={CONFIG}")[0]
-        return {p["metadata"]["name"]: p for p in pods}
-
-    def ready_brokers(self) -> set[str]:
-        return {n for n, p in self.brokers().items() if _ready(p)}
-
-    def services(self) -> dict[str, dict]:
-        return {s["metadata"]["name"]: s for s in self.store.list("Service", "default")[0]}
-
-
-def _ready(pod: dict) -> bool:
-    conditions = pod.get("status", {}).get("conditions", [])
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
-
-
-def _waiting_reason(pod: dict) -> str | None:
-    statuses = pod.get("status", {}).get("containerStatuses") or [{}]
-    return statuses[0].get("state", {}).get("waiting", {}).get("reason")
-
-
-@pytest.fixture
-def make_node() -> Iterator[Callable[..., TwinNode]]:
-    started: list[TwinNode] = []
-
-    def make(*faults: str, fed: tuple[bool, bool] = (True, True), wait: bool = False) -> TwinNode:
-        store = ObjectStore()
-        changed, events = threading.Condition(), [0]
-
-        def on_change(_type: str, _obj: dict) -> None:
-            with changed:
-                events[0] += 1
-                changed.notify_all()
-
-        store.subscribe(on_change)
-        cluster = Cluster(store, NODE_NAME, frozenset(faults))
-        cameras = {1: camera(1, fed[0]), 2: camera(2, fed[1])}
-        node = TwinNode(store, cluster, None, cameras, changed, events)  # type: ignore[arg-type]
-        node.akri = AkriModel(store, cluster, NODE_NAME, node.devices, frozenset(faults))
-        started.append(node)
-        cluster.start()
-        node.akri.start()
-        node.helm = Helm(store, frozenset(faults))
-        node.helm.run(["repo", "add", "akri-helm-charts", "https://project-akri.github.io/akri/"])
-        argv = ["install", "akri", "akri-helm-charts/akri-dev", "--version", "0.13.26"]
-        argv += ["--wait", "--timeout", "10s"] if wait else []
-        code, out, err = node.helm.run([*argv, *(a for v in VALUES for a in ("--set", v))])
-        assert (code, err) == (0, ""), err
-        assert "STATUS: deployed" in out
-        return node
-
-    yield make
-    for node in started:
-        node.akri.stop()
-        node.cluster.stop()
-
 
 # -- pure functions -------------------------------------------------------------------------------
 
@@ -264,7 +133,7 @@ def test_removed_camera_loses_its_instance_broker_and_service_then_comes_back(ma
 def test_unfed_camera_crash_loops_with_the_capturer_panic_until_fed(make_node):
     node = make_node(fed=(True, False))
     pod = f"{name_of(2)}-pod"
-    node.until(lambda: _waiting_reason(node.brokers().get(pod, {})) == "CrashLoopBackOff", "crash")
+    node.until(lambda: waiting_reason(node.brokers().get(pod, {})) == "CrashLoopBackOff", "crash")
     logs = node.cluster.pod_log("default", pod, None, True)
     assert "build_and_start_camera_capturer" in logs
     assert "index out of bounds: the len is 0 but the index is 0" in logs
@@ -272,46 +141,63 @@ def test_unfed_camera_crash_loops_with_the_capturer_panic_until_fed(make_node):
     node.until(lambda: pod in node.ready_brokers(), "the broker to start once fed", timeout=8)
 
 
-# -- faults ---------------------------------------------------------------------------------------
-
-
-def test_agent_down_gives_no_instances(make_node):
-    # helm --wait still succeeds: with one node and maxUnavailable 1 a DaemonSet needs no ready pod
-    node = make_node("agent-down", wait=True)
-    agent = "app.kubernetes.io/name=akri-agent"
-    node.until(
-        lambda: node.store.list("Pod", "default", agent, "status.phase=Running")[0],
-        "the agent pod to run",
-    )
-    node.stays_false(node.instances, 0.6)
-    assert not any(_ready(p) for p in node.store.list("Pod", "default", agent)[0])
-
-
-def test_missing_instance_keeps_only_the_first_camera(make_node):
-    node = make_node("missing-instance")
-    node.until(lambda: node.ready_brokers(), "a ready broker")
-    node.stays_false(lambda: len(node.instances()) > 1, 0.5)
-    assert set(node.instances()) == {name_of(1)}
-
-
-def test_broker_crashloop_hits_the_second_camera(make_node):
-    node = make_node("broker-crashloop")
-    bad = f"{name_of(2)}-pod"
-    node.until(lambda: _waiting_reason(node.brokers().get(bad, {})) == "CrashLoopBackOff", "crash")
-    node.until(lambda: node.ready_brokers() == {f"{name_of(1)}-pod"}, "the other broker ready")
-    assert "Device or resource busy" in node.cluster.pod_log("default", bad, None, True)
-
-
-def test_no_config_service_creates_only_instance_services(make_node):
-    node = make_node("no-config-service")
-    names = {f"{name_of(n)}-svc" for n in (1, 2)}
-    node.until(lambda: names <= set(node.services()), "instance services")
-    node.stays_false(lambda: f"{CONFIG}-svc" in node.services(), 0.3)
-
-
-def test_slow_start_delays_brokers(make_node, monkeypatch):
-    monkeypatch.setattr(akri_controller, "SLOW_START_DELAY", 1.0)
+def test_device_usage_is_created_empty_and_then_names_the_holding_node(make_node, monkeypatch):
+    """facts 2.2: `deviceUsage` starts empty; a held slot maps to the node; free ones are absent."""
+    monkeypatch.setattr(akri_controller, "SLOW_START_DELAY", 1.0)  # brokers come a second late
     node = make_node("slow-start")
     node.until(lambda: len(node.instances()) == 2, "two Instances")
-    node.stays_false(node.brokers, 0.5)
-    node.until(lambda: len(node.brokers()) == 2, "the late brokers")
+    assert all(i["spec"]["deviceUsage"] == {} for i in node.instances().values())
+    for n in (1, 2):
+        name = name_of(n)
+        usage = node.until(
+            lambda name=name: node.instances()[name]["spec"]["deviceUsage"], f"{name} held"
+        )
+        assert usage == {f"{name}-0": NODE_NAME}
+
+
+def test_services_go_with_the_last_broker_and_come_back_as_new_objects(make_node):
+    """facts 12, 15: no broker behind a service, no service; a new broker, a new Service."""
+    node = make_node()
+    watched = {f"{name_of(1)}-svc", f"{CONFIG}-svc"}
+    node.until(lambda: watched <= set(node.services()), "both services")
+    before = {n: node.services()[n] for n in watched}
+    deleted: list[str] = []
+    node.store.subscribe(
+        lambda kind, obj: (
+            deleted.append(obj["metadata"]["name"])
+            if kind == "DELETED" and obj["kind"] == "Service"
+            else None
+        )
+    )
+    for n in (1, 2):
+        node.store.delete("Pod", "default", f"{name_of(n)}-pod")
+    node.until(lambda: watched <= set(deleted), "both services deleted")
+
+    def renewed() -> bool:
+        now = node.services()
+        return all(
+            n in now and now[n]["metadata"]["uid"] != before[n]["metadata"]["uid"] for n in watched
+        )
+
+    node.until(renewed, "both services created again")
+    for n in watched:
+        assert node.services()[n]["spec"]["clusterIP"] != before[n]["spec"]["clusterIP"], n
+
+
+def test_a_broker_that_claims_no_device_gets_none_and_panics(make_node, monkeypatch):
+    """The environment comes from the device plugin's Allocate, not from the pod's labels: a
+    broker pod spec without `{{PLACEHOLDER}}` gets no device and main.rs panics (facts 4)."""
+    monkeypatch.setattr(akri_controller, "SLOW_START_DELAY", 1.0)  # time to edit the spec
+    node = make_node("slow-start")
+
+    def unclaimed(cfg: dict) -> None:
+        (container,) = cfg["spec"]["brokerSpec"]["brokerPodSpec"]["containers"]
+        for amounts in container["resources"].values():
+            amounts.pop("{{PLACEHOLDER}}")
+
+    node.store.patch("Configuration", "default", CONFIG, unclaimed)
+    pod = f"{name_of(1)}-pod"
+    node.until(lambda: waiting_reason(node.brokers().get(pod, {})) == "CrashLoopBackOff", "crash")
+    logs = node.cluster.pod_log("default", pod, None, True)
+    assert "panicked at src/main.rs:71:10:\ndevnode not set in environment variable" in logs
+    assert node.instances()[name_of(1)]["spec"]["deviceUsage"] == {}, "no slot is held"

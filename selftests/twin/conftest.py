@@ -1,0 +1,67 @@
+"""Fixtures of the twin's self-tests: an in-memory store, a `helm` with the Akri repository, and
+`make_node`, a twin node with two mock cameras and the chart installed (twin Akri self-tests)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from selftests.twin.akri_support import VALUES, TwinNode, camera
+from selftests.twin.helm_support import REPO
+from twin.akri import AkriModel
+from twin.cluster import NODE_NAME, Cluster
+from twin.helm import Helm
+from twin.store import ObjectStore
+
+
+@pytest.fixture
+def store() -> ObjectStore:
+    store = ObjectStore()
+    store.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}})
+    return store
+
+
+@pytest.fixture
+def helm(store: ObjectStore) -> Helm:
+    helm = Helm(store)
+    assert helm.run(["repo", "add", "akri-helm-charts", REPO])[0] == 0
+    return helm
+
+
+@pytest.fixture
+def make_node() -> Iterator[Callable[..., TwinNode]]:
+    """make_node(*faults, fed=..., wait=...): a started twin node with the chart installed."""
+    started: list[TwinNode] = []
+
+    def make(*faults: str, fed: tuple[bool, bool] = (True, True), wait: bool = False) -> TwinNode:
+        store = ObjectStore()
+        changed, events = threading.Condition(), [0]
+
+        def on_change(_type: str, _obj: dict) -> None:
+            with changed:
+                events[0] += 1
+                changed.notify_all()
+
+        store.subscribe(on_change)
+        cluster = Cluster(store, NODE_NAME, frozenset(faults))
+        cameras = {1: camera(1, fed[0]), 2: camera(2, fed[1])}
+        node = TwinNode(store, cluster, None, cameras, changed, events)  # type: ignore[arg-type]
+        node.akri = AkriModel(store, cluster, NODE_NAME, node.devices, frozenset(faults))
+        started.append(node)
+        cluster.start()
+        node.akri.start()
+        node.helm = Helm(store, frozenset(faults))
+        node.helm.run(["repo", "add", "akri-helm-charts", "https://project-akri.github.io/akri/"])
+        argv = ["install", "akri", "akri-helm-charts/akri-dev", "--version", "0.13.26"]
+        argv += ["--wait", "--timeout", "10s"] if wait else []
+        code, out, err = node.helm.run([*argv, *(a for v in VALUES for a in ("--set", v))])
+        assert (code, err) == (0, ""), err
+        assert "STATUS: deployed" in out
+        return node
+
+    yield make
+    for node in started:
+        node.akri.stop()
+        node.cluster.stop()
