@@ -5,7 +5,7 @@ import yaml
 from kubernetes.client.exceptions import ApiException
 
 from fixtures import names
-from fixtures.kstate import pod_ready, pods_summary
+from fixtures.kstate import live_pods, pod_ready, pods_summary
 from fixtures.kwaits import wait_for
 from fixtures.probes import assert_installed
 
@@ -13,7 +13,12 @@ pytestmark = [
     pytest.mark.akri,
     pytest.mark.akri_control_plane,
     pytest.mark.order(50),
-    pytest.mark.prereq("test_node_ready", "test_microk8s_addons"),
+    pytest.mark.prereq(
+        "test_node_ready",
+        "test_microk8s_addons",
+        "test_apiserver_allows_privileged",
+        "test_kubelet_directory",
+    ),
 ]
 
 
@@ -70,7 +75,7 @@ def test_akri_components_ready(kube, settings, versions):
         except AssertionError as exc:
             missing[component] = str(exc)
             continue
-        image = pods[0].spec.containers[0].image
+        image = next(p for p in pods if pod_ready(p)).spec.containers[0].image
         versions[f"akri_{component.replace(' ', '_')}_image"] = image
     assert not missing, "Akri components not ready:\n" + "\n".join(
         f"- {c} ({names.COMPONENTS[c]}): {why}" for c, why in missing.items()
@@ -82,9 +87,11 @@ def test_akri_images_match_chart(kube, settings):
     """Component images carry the chart's version, not frozen latest-dev tags (akri-facts F8)."""
     suffix = "-dev" if settings.akri_chart == "akri-dev" else ""
     expected = f"v{settings.akri_version}{suffix}"
-    pods = kube.call(
-        kube.core.list_namespaced_pod, names.NAMESPACE, label_selector=names.PART_OF_AKRI
-    ).items
+    pods = live_pods(
+        kube.call(
+            kube.core.list_namespaced_pod, names.NAMESPACE, label_selector=names.PART_OF_AKRI
+        ).items
+    )
     wrong = [
         f"{p.metadata.name}: {c.image}"
         for p in pods
