@@ -107,3 +107,12 @@ def pod(name: str, node: str | None = None, **spec: Any) -> dict:
     if node:
         body["nodeName"] = node
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": body}
+
+
+def bound_pod(name: str, node: str = "edge", **labels: str) -> dict:
+    """A pod complete enough for the client's models (the API server sets it Pending)."""
+    return {
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": "default", "labels": labels},
+        "spec": {"nodeName": node, "containers": [{"name": "main", "image": "busybox"}]},
+    }

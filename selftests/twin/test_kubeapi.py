@@ -18,18 +18,10 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from fixtures.kube import Kube, kubeconfig_port
+from selftests.twin.apisupport import bound_pod as pod
 from twin.kubeapi import KubeApiServer
 from twin.pki import Pki
 from twin.store import ObjectStore
-
-
-def pod(name: str, node: str = "edge", **labels: str) -> dict:
-    """A pod complete enough for the client's models (the API server sets it Pending)."""
-    return {
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": "default", "labels": labels},
-        "spec": {"nodeName": node, "containers": [{"name": "main", "image": "busybox"}]},
-    }
 
 
 def add_pod(store: ObjectStore, name: str, phase: str, node: str = "edge", **labels: str) -> None:

@@ -14,7 +14,7 @@ from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
 
 from fixtures.kube import Kube
-from selftests.twin.test_kubeapi import pod
+from selftests.twin.apisupport import bound_pod as pod
 from twin.kubeapi import KubeApiServer
 from twin.store import ObjectStore
 
