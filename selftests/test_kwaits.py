@@ -59,7 +59,7 @@ def add_pod(store: ObjectStore, name: str) -> None:
         {
             "kind": "Pod",
             "metadata": {"name": name, "labels": {"app": "web"}},
-            "spec": {"containers": [{"name": "main"}]},
+            "spec": {"containers": [{"name": "main", "image": "busybox"}]},
             "status": {"phase": "Pending"},
         }
     )

@@ -1,9 +1,12 @@
 """Layer 4, MicroK8s: the snap runs, the node is Ready, addons and paths Akri relies on."""
 
+import json
+
 import pytest
+from kubernetes.client.exceptions import ApiException
 
 from fixtures import names, parsers
-from fixtures.kstate import pods_summary
+from fixtures.kstate import pod_running, pods_summary
 from fixtures.kwaits import wait_for
 from fixtures.probes import assert_installed, gather
 
@@ -13,6 +16,7 @@ pytestmark = [
     pytest.mark.order(40),
     pytest.mark.prereq("test_cameras_fed"),
 ]
+PRESSURES = ("MemoryPressure", "DiskPressure", "PIDPressure")
 
 
 @pytest.fixture(scope="module")
@@ -50,44 +54,72 @@ def test_microk8s_running(facts, settings, versions):
     assert status.running, (
         f"MicroK8s is not running: {status.message or 'no message'}\n{facts.quote('status')}"
     )
-    assert snap is not None and snap.tracking == settings.microk8s_channel, (
-        f"expected the snap to track {settings.microk8s_channel}\n{facts.quote('snap')}"
+    wanted = settings.microk8s_channel
+    assert snap is not None and snap.tracking == wanted, (
+        f"expected the snap to track {wanted}, it tracks "
+        f"{snap.tracking if snap else 'nothing'}: the suite does not move an installed MicroK8s "
+        "to another track (an upgrade goes one minor at a time, akri-facts 15); refresh it "
+        f"(`sudo snap refresh microk8s --channel={wanted}`) or run with "
+        f"--microk8s-channel={snap.tracking if snap else wanted}\n{facts.quote('snap')}"
     )
+
+
+def _status_message(exc: ApiException) -> str:
+    try:
+        return json.loads(exc.body or "{}").get("message") or str(exc.reason)
+    except ValueError:
+        return str(exc.body or exc.reason)
+
+
+def _node_problems(node) -> list[str]:
+    """What keeps Akri's pods off this node: not Ready, under pressure, cordoned, tainted."""
+    conditions = {c.type: c for c in node.status.conditions or []}
+    ready = conditions.get("Ready")
+    problems = []
+    if ready is None or ready.status != "True":
+        problems.append(
+            f"Ready={ready.status} ({ready.reason}: {ready.message})" if ready else "no Ready"
+        )
+    for name in PRESSURES:
+        cond = conditions.get(name)
+        if cond is not None and cond.status == "True":
+            problems.append(f"{name}=True ({cond.reason}: {cond.message})")
+    if node.spec.unschedulable:
+        problems.append("cordoned (spec.unschedulable)")
+    for taint in node.spec.taints or []:
+        # the node lifecycle's own taints; a user's taints may be tolerated by their pods
+        if taint.key.startswith("node.kubernetes.io/") and taint.effect != "PreferNoSchedule":
+            problems.append(f"taint {taint.key}:{taint.effect}")
+    return problems
 
 
 @pytest.mark.prereq("test_microk8s_running")
 def test_node_ready(kube, settings, versions):
-    """The single node reports Ready to the API server."""
+    """The single node is Ready and takes pods: no pressure condition, no cordon, no taint.
 
-    def ready(nodes):
-        return bool(nodes) and all(
-            any(c.type == "Ready" and c.status == "True" for c in n.status.conditions or [])
-            for n in nodes
-        )
+    A node under DiskPressure still reads Ready but is tainted and evicts pods (a small disk,
+    akri-facts 5.3): Akri's controller, webhook and brokers would stay Pending.
+    """
 
     def describe(nodes):
         return (
-            "; ".join(
-                f"{n.metadata.name}: "
-                + ", ".join(f"{c.type}={c.status}" for c in n.status.conditions or [])
-                for n in nodes
-            )
-            or "none"
+            "; ".join(f"{n.metadata.name}: {', '.join(_node_problems(n)) or 'ok'}" for n in nodes)
+            or "no node"
         )
 
     nodes, _ = wait_for(
         kube,
         kube.core.list_node,
         namespace=None,
-        condition=ready,
+        condition=lambda nodes: bool(nodes) and not any(_node_problems(n) for n in nodes),
         describe=describe,
-        what="node Ready",
+        what="the node Ready, without pressure or taints (akri-facts 5.3)",
         timeout=settings.ready_timeout,
     )
     versions["kubernetes"] = nodes[0].status.node_info.kubelet_version
 
 
-@pytest.mark.prereq("test_microk8s_running")
+@pytest.mark.prereq("test_microk8s_running", "test_node_ready")
 def test_microk8s_addons(facts, kube, settings):
     """dns is enabled with CoreDNS running; rbac really is the apiserver's mode (akri-facts 5.1)."""
     status = parsers.microk8s_status(facts.out("status"))
@@ -105,7 +137,7 @@ def test_microk8s_addons(facts, kube, settings):
         kube.core.list_namespaced_pod,
         namespace="kube-system",
         label_selector="k8s-app=kube-dns",
-        condition=lambda pods: any(p.status.phase == "Running" for p in pods),
+        condition=lambda pods: any(pod_running(p) for p in pods),
         describe=pods_summary,
         what="CoreDNS running",
         timeout=settings.ready_timeout,
@@ -113,11 +145,39 @@ def test_microk8s_addons(facts, kube, settings):
 
 
 @pytest.mark.prereq("test_microk8s_running")
-def test_apiserver_allows_privileged(facts):
-    """--allow-privileged=true (default since 1.19): udev brokers run privileged."""
+def test_apiserver_allows_privileged(facts, kube, settings):
+    """--allow-privileged=true (default since 1.19) and the apiserver admits a privileged pod.
+
+    udev brokers run privileged (akri-facts 4). The args file is what the next restart reads; a
+    dry-run create asks the running apiserver itself and persists nothing.
+    """
+    problems = []
     value = parsers.apiserver_args(facts.out("args")).get("--allow-privileged")
-    assert value == "true", (
-        f"expected --allow-privileged=true, found {value!r}\n{facts.quote('args')}"
+    if value != "true":
+        problems.append(f"{names.APISERVER_ARGS} has --allow-privileged={value!r}, not true")
+    probe = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": names.PRIVILEGED_PROBE, "namespace": names.NAMESPACE},
+        "spec": {
+            "containers": [
+                {
+                    "name": "probe",
+                    "image": settings.broker_image,
+                    "securityContext": {"privileged": True},
+                }
+            ]
+        },
+    }
+    try:
+        kube.call(kube.core.create_namespaced_pod, names.NAMESPACE, probe, dry_run="All")
+    except ApiException as exc:
+        why = f"{exc.status} {_status_message(exc)}"
+        problems.append(f"the apiserver refuses a privileged pod (dry run): {why}")
+    assert not problems, (
+        "expected --allow-privileged=true, privileged pods admitted (akri-facts 5.3):\n  "
+        + "\n  ".join(problems)
+        + f"\n{facts.quote('args')}"
     )
 
 
@@ -127,5 +187,6 @@ def test_kubelet_directory(facts):
     seen = facts.out("kubelet").strip()
     assert seen == names.KUBELET_ROOT, (
         f"expected {names.KUBELET_LINK} -> {names.KUBELET_ROOT}, it resolves to {seen!r}: the "
-        "Akri agent mounts /var/lib/kubelet/device-plugins (akri-facts 5.3)"
+        "Akri agent mounts /var/lib/kubelet/device-plugins, and the snap links the directory "
+        "only if it did not exist when MicroK8s was installed (akri-facts 5.3)"
     )

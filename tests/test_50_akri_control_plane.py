@@ -5,7 +5,7 @@ import yaml
 from kubernetes.client.exceptions import ApiException
 
 from fixtures import names
-from fixtures.kstate import pod_ready, pods_summary
+from fixtures.kstate import live_pods, pod_ready, pods_summary
 from fixtures.kwaits import wait_for
 from fixtures.probes import assert_installed
 
@@ -13,7 +13,12 @@ pytestmark = [
     pytest.mark.akri,
     pytest.mark.akri_control_plane,
     pytest.mark.order(50),
-    pytest.mark.prereq("test_node_ready", "test_microk8s_addons"),
+    pytest.mark.prereq(
+        "test_node_ready",
+        "test_microk8s_addons",
+        "test_apiserver_allows_privileged",
+        "test_kubelet_directory",
+    ),
 ]
 
 
@@ -71,7 +76,7 @@ def test_akri_components_ready(kube, settings, versions):
         except AssertionError as exc:
             missing[component] = str(exc)
             continue
-        image = pods[0].spec.containers[0].image
+        image = next(p for p in pods if pod_ready(p)).spec.containers[0].image
         versions[f"akri_{component.title.replace(' ', '_')}_image"] = image
     assert not missing, "Akri components not ready:\n" + "\n".join(
         f"- {c.title} ({c.selector}): {why}" for c, why in missing.items()
@@ -85,7 +90,7 @@ def test_akri_images_match_chart(kube, settings):
     listed = kube.call(
         kube.core.list_namespaced_pod, names.NAMESPACE, label_selector=names.CHART_PODS
     ).items
-    pods = [p for p in listed if p.metadata.deletion_timestamp is None]  # replaced pods go
+    pods = live_pods(listed)  # pods being deleted are not the release's (akri-facts 13)
     problems, seen = [], []
     for component in names.COMPONENTS:
         expected = component.image_ref(settings.akri_chart, settings.akri_version)

@@ -1,18 +1,33 @@
-"""URL routing, Status bodies and merge patches for the twin's Kubernetes API server.
+"""URL routing, request bodies, options, Status bodies and patches of the twin's API server.
 
 `parse_route` turns `/api/v1/namespaces/default/pods/x/log` or
 `/apis/akri.sh/v0/watch/namespaces/default/instances` into a `Route` (resource, namespace, name,
 subresource, watch), and answers 404 for resources the store does not serve (a custom resource
-whose CRD is missing included). Errors travel as `ApiError` and leave as Status objects.
+whose CRD is missing included). `decode_body` reads JSON or YAML and answers 415 for a body it
+cannot read (kubectl >= 1.32 may send protobuf, akri-facts 13); `dry_run` and `delete_options`
+read the query and DeleteOptions the way kube-apiserver does; patches are JSON merge patches
+(strategic merge served as one) or RFC 6902 JSON patches. Errors travel as `ApiError` and leave
+as Status objects.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
+
+from twin.deletion import PROPAGATIONS, DeleteOptions
 from twin.kinds import Resource
 from twin.store import ObjectStore
+
+BODY_TYPES = ("application/json", "application/yaml")
+PATCH_TYPES = (
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+)
 
 _NAMESPACE_SUBRESOURCES = ("status", "finalize")
 _NOT_FOUND = "the server could not find the requested resource"
@@ -46,6 +61,129 @@ def status_body(
     return body
 
 
+def unsupported_media(accepted: tuple[str, ...]) -> ApiError:
+    """The 415 kube-apiserver answers for a body it cannot decode, naming what it reads."""
+    message = (
+        "the body of the request was in an unknown format - accepted media types include: "
+        + ", ".join(accepted)
+    )
+    return ApiError(415, "UnsupportedMediaType", message)
+
+
+def media_type(content_type: str | None) -> str:
+    """The media type of a Content-Type header, without parameters."""
+    return (content_type or "").split(";")[0].strip().lower()
+
+
+def decode_body(raw: bytes, content_type: str | None, accepted: tuple[str, ...]) -> Any:
+    """The request body as JSON data; 415 for a media type the server cannot read, 400 if bad.
+
+    An absent Content-Type reads as JSON, the server's first serializer.
+    """
+    mtype = media_type(content_type) or "application/json"
+    if mtype not in accepted:
+        raise unsupported_media(accepted)
+    try:
+        text = raw.decode()
+        return yaml.safe_load(text) if mtype == "application/yaml" else json.loads(text)
+    except (UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+        raise ApiError(400, "BadRequest", f"the request body is not valid: {exc}") from exc
+
+
+def dry_run(query: dict[str, str], body: Any = None) -> bool:
+    """Whether a write is a dry run (`?dryRun=All`, or DeleteOptions' dryRun); 400 otherwise."""
+    values = [query["dryRun"]] if "dryRun" in query else []
+    if isinstance(body, dict):
+        values += list(body.get("dryRun") or [])
+    for value in values:
+        if value != "All":
+            message = f'Invalid dry run value "{value}": supported values: "All"'
+            raise ApiError(400, "BadRequest", message)
+    return bool(values)
+
+
+def delete_options(query: dict[str, str], body: Any) -> DeleteOptions:
+    """DeleteOptions from the body (as the kubernetes client sends them) and the query."""
+    opts = body if isinstance(body, dict) else {}
+    grace = query.get("gracePeriodSeconds", opts.get("gracePeriodSeconds"))
+    policy = query.get("propagationPolicy", opts.get("propagationPolicy"))
+    if policy is None and "orphanDependents" in opts:  # the deprecated spelling
+        policy = "Orphan" if opts["orphanDependents"] else "Background"
+    if policy is not None and policy not in PROPAGATIONS:
+        supported = ", ".join(f'"{p}"' for p in PROPAGATIONS)
+        message = f'propagationPolicy: Unsupported value: "{policy}": supported values: {supported}'
+        raise ApiError(400, "BadRequest", message)
+    try:
+        seconds = None if grace is None else int(grace)
+    except ValueError as exc:
+        raise ApiError(400, "BadRequest", f"gracePeriodSeconds: {exc}") from exc
+    pre = opts.get("preconditions") or {}
+    return DeleteOptions(
+        grace_seconds=seconds,
+        propagation=policy,
+        dry_run=dry_run(query, opts),
+        preconditions={k: str(v) for k, v in pre.items() if k in ("uid", "resourceVersion") and v},
+    )
+
+
+def _pointer(path: str) -> list[str]:
+    if path and not path.startswith("/"):
+        raise ApiError(422, "Invalid", f"the JSON patch path {path!r} is not a JSON pointer")
+    return [p.replace("~1", "/").replace("~0", "~") for p in path.split("/")[1:]]
+
+
+def _walk(doc: Any, parts: list[str]) -> Any:
+    for part in parts:
+        doc = doc[int(part)] if isinstance(doc, list) else doc[part]
+    return doc
+
+
+def json_patch(target: Any, ops: Any) -> Any:
+    """Apply an RFC 6902 JSON patch (add, remove, replace, move, copy, test)."""
+    if not isinstance(ops, list):
+        raise ApiError(400, "BadRequest", "a JSON patch must be a list of operations")
+    doc = json.loads(json.dumps(target))
+    for op in ops:
+        kind, parts = op.get("op"), _pointer(op.get("path", ""))
+        try:
+            if kind in ("move", "copy"):
+                value = _walk(doc, _pointer(op.get("from", "")))
+                if kind == "move":
+                    json_patch_remove(doc, _pointer(op["from"]))
+                kind, op = "add", {**op, "value": json.loads(json.dumps(value))}
+            if kind == "test":
+                if _walk(doc, parts) != op.get("value"):
+                    raise ApiError(422, "Invalid", f"testing value {op.get('path')} failed")
+                continue
+            if not parts:
+                doc = op.get("value") if kind in ("add", "replace") else None
+                continue
+            parent, last = _walk(doc, parts[:-1]), parts[-1]
+            if kind == "remove":
+                json_patch_remove(doc, parts)
+            elif kind in ("add", "replace") and isinstance(parent, list):
+                index = len(parent) if last == "-" else int(last)
+                if kind == "replace":
+                    parent[index] = op["value"]
+                else:
+                    parent.insert(index, op["value"])
+            elif kind in ("add", "replace"):
+                if kind == "replace" and last not in parent:
+                    raise KeyError(last)
+                parent[last] = op["value"]
+            else:
+                raise ApiError(400, "BadRequest", f"unknown JSON patch operation {kind!r}")
+        except (KeyError, IndexError, ValueError, TypeError) as exc:
+            raise ApiError(422, "Invalid", f"the JSON patch cannot be applied: {exc!r}") from exc
+    return doc
+
+
+def json_patch_remove(doc: Any, parts: list[str]) -> None:
+    """Remove the value a JSON pointer names."""
+    parent, last = _walk(doc, parts[:-1]), parts[-1]
+    del parent[int(last) if isinstance(parent, list) else last]
+
+
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386 JSON merge patch: null deletes, objects merge, everything else replaces."""
     if not isinstance(patch, dict):
@@ -73,11 +211,13 @@ class Route:
         """Status details naming the addressed object."""
         return {"name": self.name, "group": self.resource.group, "kind": self.resource.plural}
 
-    def object_for_write(self, body: dict | None) -> dict:
+    def object_for_write(self, body: Any) -> dict:
         """The request body checked against the URL, with kind, apiVersion, namespace filled."""
         res = self.resource
         if body is None:
             raise ApiError(400, "BadRequest", "the request body is empty")
+        if not isinstance(body, dict):
+            raise ApiError(400, "BadRequest", "the body must be a JSON object")
         if body.get("kind", res.kind) != res.kind:
             message = f"the body is a {body.get('kind')}, the URL addresses {res.plural}"
             raise ApiError(400, "BadRequest", message)

@@ -4,6 +4,7 @@ Every write to the object store is recorded here under the store's lock: the glo
 resourceVersion is bumped, the event is appended to a bounded history (watches replay from it;
 asking for a version older than what is retained raises Gone), blocked watches are woken, and
 the event is queued for subscribers, which are called later outside the lock, in order.
+`as_seen` says what one filtered watcher sees of an event.
 """
 
 from __future__ import annotations
@@ -109,3 +110,29 @@ class EventLog:
                     callback(etype, self._clone(obj))
                 except Exception:
                     log.exception("store subscriber %r failed on %s", callback, etype)
+
+
+def as_seen(
+    event: Event, kind: str, namespace: str | None, matches: Callable[[dict], bool]
+) -> tuple[str, dict] | None:
+    """The event as a filtered watcher sees it: leaving the selection reads as DELETED.
+
+    The returned object may be the logged one: callers copy before handing it out.
+    """
+    meta = event.obj.get("metadata", {})
+    if event.obj.get("kind") != kind or namespace not in (None, meta.get("namespace")):
+        return None
+    now = matches(event.obj)
+    if event.type != "MODIFIED" or event.prev is None:
+        return (event.type, event.obj) if now else None
+    before = matches(event.prev)
+    if now:
+        return ("MODIFIED" if before else "ADDED", event.obj)
+    if before:
+        # the last state the watcher could see, stamped with the version that hid it
+        prev = {
+            **event.prev,
+            "metadata": {**event.prev["metadata"], "resourceVersion": str(event.rv)},
+        }
+        return ("DELETED", prev)
+    return None

@@ -1,14 +1,14 @@
 """The twin's MicroK8s single-node cluster: kubelet, scheduler and controllers over the store.
 
-One reconcile thread does everything: it wakes when the store changes (`store.subscribe`) or
-when a modelled delay is due (a small timer heap: pods start `ready_after` seconds after
-creation, crash-looping containers restart with back-off), then runs one level-triggered pass
-over namespaces, garbage collection, Deployments/ReplicaSets/DaemonSets, the kubelet, workload
-statuses and Endpoints. Passes write only differences, so they settle. While MicroK8s is down
-(`set_running(False)`) nothing reconciles and the Node reads NotReady. Other twin models (Akri)
-shape pods through `add_pod_behaviour` and device-plugin resources through `set_allocatable`.
-Faults: `dns-disabled` (the dns addon never enables), `app-not-ready` (the streaming app's pods
-never become ready, so its Deployment never becomes Available).
+One reconcile thread wakes on store changes (`store.subscribe`) or when a modelled delay is due
+(a timer heap: pod starts, crash-loop back-off, containers stopping), then runs one
+level-triggered pass over namespaces and garbage, workloads, the kubelet, workload statuses and
+Endpoints, writing only differences. While MicroK8s is down (`set_running(False)`) nothing
+reconciles and the Node reads NotReady. Other models (Akri) shape pods through
+`add_pod_behaviour` and device-plugin resources through `set_allocatable`. Faults:
+`dns-disabled` (the dns addon never enables), `app-not-ready` (the app's pods never get ready),
+`disk-pressure` (DiskPressure from the start, as on a small disk, akri-facts 5.3: the node stays
+Ready but tainted), `slow-terminate` (containers take 25 s to exit on SIGTERM, facts 13).
 """
 
 from __future__ import annotations
@@ -23,9 +23,11 @@ import time
 import uuid
 from collections.abc import Callable
 
+from twin import addons
 from twin import clusterobjects as objects
 from twin.controllers import Controllers
 from twin.endpoints import EndpointsController
+from twin.garbage import GarbageCollector
 from twin.kubelet import Kubelet, PodUnavailable
 from twin.podenv import pod_environment
 from twin.podstatus import PodBehaviour
@@ -38,6 +40,7 @@ log = logging.getLogger(__name__)
 NODE_NAME = "akri-edge-twin"
 STREAMING_APP = "akri-video-streaming-app"  # value of the app's `app` label (akri-facts 3.1)
 RETRY_AFTER_ERROR = 0.2
+SLOW_TERMINATE_SECONDS = 25.0  # the `slow-terminate` perturbation (twin.md)
 
 
 class Cluster:
@@ -49,6 +52,7 @@ class Cluster:
         self.store = store
         self.node_name = node_name
         self.faults = faults
+        self.pressure = frozenset({"DiskPressure"} if "disk-pressure" in faults else ())
         self.boot_id = str(uuid.uuid4())
         self._lock = threading.RLock()
         self._pass_lock = threading.RLock()  # held while a reconcile pass writes
@@ -66,6 +70,7 @@ class Cluster:
         self.recorder = EventRecorder(store, node_name)
         self.kubelet = Kubelet(store, self.recorder, node_name, self._behaviour_for)
         self.controllers = Controllers(store, self.recorder, node_name)
+        self.garbage = GarbageCollector(store)
         self.endpoints = EndpointsController(store)
         store.subscribe(self._on_change)
 
@@ -101,24 +106,7 @@ class Cluster:
             with self._pass_lock:
                 pass  # a pass already under way finishes before MicroK8s counts as down
         stamp = objects.now()
-
-        def flip(node: dict) -> None:
-            node["status"]["conditions"] = objects.node_conditions(running, stamp)
-            taints = [
-                t
-                for t in node["spec"].get("taints") or []
-                if t.get("key") != "node.kubernetes.io/unreachable"
-            ]
-            if not running:
-                taints += [
-                    {"key": "node.kubernetes.io/unreachable", "effect": effect, "timeAdded": stamp}
-                    for effect in ("NoSchedule", "NoExecute")
-                ]
-            node["spec"].pop("taints", None)
-            if taints:
-                node["spec"]["taints"] = taints
-
-        self._patch_node(flip)
+        self._patch_node(lambda node: objects.set_node_health(node, running, self.pressure, stamp))
         self._wake.set()
 
     def is_running(self) -> bool:
@@ -130,8 +118,8 @@ class Cluster:
         """Create what a fresh MicroK8s has: namespaces, the kubernetes Service, the Node, CNI."""
         fresh = [objects.namespace(ns) for ns in objects.SYSTEM_NAMESPACES]
         fresh += objects.kubernetes_service()
-        fresh.append(objects.node(self.node_name, self.boot_id))
-        fresh += objects.calico()
+        fresh.append(objects.node(self.node_name, self.boot_id, self.pressure))
+        fresh += addons.calico()
         self._create_missing(fresh)
 
     def reboot(self, boot_id: str | None = None, kernel: str | None = None) -> None:
@@ -179,14 +167,14 @@ class Cluster:
         with self._lock:
             self._addons.add(name)
         if name == "dns":
-            self._create_missing(objects.coredns())
+            self._create_missing(addons.coredns())
 
     def disable_addon(self, name: str) -> None:
         """Disable a MicroK8s addon (dns removes the CoreDNS objects)."""
         with self._lock:
             self._addons.discard(name)
         if name == "dns":
-            for obj in objects.coredns():
+            for obj in addons.coredns():
                 with contextlib.suppress(NotFound):
                     self.store.delete(obj["kind"], "kube-system", obj["metadata"]["name"])
 
@@ -225,6 +213,8 @@ class Cluster:
         labels = pod["metadata"].get("labels") or {}
         if "app-not-ready" in self.faults and labels.get("app") == STREAMING_APP:
             behaviour = dataclasses.replace(behaviour, never_ready=True)
+        if "slow-terminate" in self.faults:
+            behaviour = dataclasses.replace(behaviour, stop_after=SLOW_TERMINATE_SECONDS)
         return behaviour
 
     def _on_change(self, event_type: str, obj: dict) -> None:
@@ -285,8 +275,8 @@ class Cluster:
         self.passes += 1
         with self._lock:
             purged, self._purged = self._purged, set()
-        self.controllers.sync_namespaces(purged)
-        self.controllers.collect_garbage()
+        self.garbage.sync_namespaces(purged)
+        self.garbage.collect_garbage()
         self.controllers.sync_workloads()
         self.kubelet.announce_sandbox_changes()
         deadline = self.kubelet.sync(time.monotonic())
@@ -296,10 +286,8 @@ class Cluster:
         self.endpoints.sync_endpoints()
 
     def _patch_node(self, fn: Callable[[dict], None]) -> None:
-        try:
+        with contextlib.suppress(NotFound):  # not bootstrapped yet: bootstrap writes it whole
             self.store.patch("Node", None, self.node_name, fn)
-        except NotFound:
-            log.debug("node %s not bootstrapped yet", self.node_name)
 
     def _create_missing(self, fresh: list[dict]) -> None:
         for obj in fresh:

@@ -1,9 +1,12 @@
 """The objects a fresh MicroK8s node starts with, and small helpers shared by the node model.
 
 MicroK8s on a single node: the four standard namespaces, the `kubernetes` Service on
-10.152.183.1 (akri-facts 5.3), the Node itself (kubelet v1.34, Ubuntu 24.04, containerd), the
-Calico CNI that MicroK8s deploys by default, and the CoreDNS objects of the dns addon on
-10.152.183.10 (akri-facts 5.2). Addresses here are data only: nothing connects to them.
+10.152.183.1 (akri-facts 5.3), and the Node itself (kubelet v1.34, Ubuntu 24.04, containerd)
+with the conditions and taints its kubelet and the node lifecycle controller give it: healthy,
+Unknown once the kubelet stopped posting status (plus the `unreachable` taints), or under
+pressure (DiskPressure with a small disk, 5.3: `KubeletHasDiskPressure` and the
+`node.kubernetes.io/disk-pressure:NoSchedule` taint, while Ready stays True). The Calico and
+CoreDNS objects are in `twin.addons`. Addresses here are data only: nothing connects to them.
 """
 
 from __future__ import annotations
@@ -13,15 +16,12 @@ import json
 import secrets
 import uuid
 from datetime import UTC, datetime
-from typing import Any
 
 KUBE_VERSION = "v1.34.2"
 NODE_IP = "10.128.0.2"
 APISERVER_PORT = 16443
 KUBERNETES_SERVICE_IP = "10.152.183.1"
 CLUSTER_DNS_IP = "10.152.183.10"
-CALICO_IMAGE_TAG = "v3.28.1"
-COREDNS_IMAGE = "coredns/coredns:1.13.1"
 CONTAINER_RUNTIME = "containerd://1.7.28"
 OS_IMAGE = "Ubuntu 24.04.1 LTS"
 KERNEL_VERSION = "6.8.0-1019-gcp"
@@ -114,7 +114,7 @@ def kubernetes_service() -> list[dict]:
     return [service, endpoints]
 
 
-def node(name: str, boot_id: str) -> dict:
+def node(name: str, boot_id: str, pressure: frozenset[str] = frozenset()) -> dict:
     """The single MicroK8s Node, Ready, with its capacity and system info."""
     capacity = {
         "cpu": "4",
@@ -134,8 +134,7 @@ def node(name: str, boot_id: str) -> dict:
         "microk8s.io/cluster": "true",
         "node.kubernetes.io/microk8s-controlplane": "microk8s-controlplane",
     }
-    stamp = now()
-    return {
+    obj = {
         "apiVersion": "v1",
         "kind": "Node",
         "metadata": {
@@ -151,7 +150,7 @@ def node(name: str, boot_id: str) -> dict:
             ],
             "allocatable": allocatable,
             "capacity": capacity,
-            "conditions": node_conditions(True, stamp),
+            "conditions": [],
             "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
             "nodeInfo": {
                 "architecture": "amd64",
@@ -167,6 +166,8 @@ def node(name: str, boot_id: str) -> dict:
             },
         },
     }
+    set_node_health(obj, True, pressure, now())
+    return obj
 
 
 _NODE_CONDITIONS = (
@@ -175,14 +176,29 @@ _NODE_CONDITIONS = (
     ("PIDPressure", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
     ("Ready", "KubeletReady", "kubelet is posting ready status"),
 )
+_UNDER_PRESSURE = {
+    "MemoryPressure": ("KubeletHasInsufficientMemory", "kubelet has insufficient memory available"),
+    "DiskPressure": ("KubeletHasDiskPressure", "kubelet has disk pressure"),
+    "PIDPressure": ("KubeletHasInsufficientPID", "kubelet has insufficient PID available"),
+}
+_PRESSURE_TAINTS = {
+    "MemoryPressure": "node.kubernetes.io/memory-pressure",
+    "DiskPressure": "node.kubernetes.io/disk-pressure",
+    "PIDPressure": "node.kubernetes.io/pid-pressure",
+}
+_NODE_TAINTS = (*_PRESSURE_TAINTS.values(), "node.kubernetes.io/unreachable")
 
 
-def node_conditions(ready: bool, stamp: str) -> list[dict]:
-    """The four kubelet conditions: healthy, or Unknown once the kubelet stopped reporting."""
+def node_conditions(ready: bool, stamp: str, pressure: frozenset[str] = frozenset()) -> list[dict]:
+    """The four kubelet conditions: healthy or under `pressure`, or Unknown once the kubelet
+    stopped reporting."""
     conditions = []
     for ctype, reason, message in _NODE_CONDITIONS:
-        status = ("True" if ctype == "Ready" else "False") if ready else "Unknown"
+        status = "True" if ctype == "Ready" else "False"
+        if ctype in pressure:
+            status, (reason, message) = "True", _UNDER_PRESSURE[ctype]
         if not ready:
+            status = "Unknown"
             reason, message = "NodeStatusUnknown", "Kubelet stopped posting node status."
         conditions.append(
             {
@@ -197,118 +213,24 @@ def node_conditions(ready: bool, stamp: str) -> list[dict]:
     return conditions
 
 
-def _container(name: str, image: str, **extra: Any) -> dict:
-    return {"name": name, "image": image, "imagePullPolicy": "IfNotPresent", **extra}
+def set_node_health(node: dict, ready: bool, pressure: frozenset[str], stamp: str) -> None:
+    """Conditions and taints of a node whose kubelet reports (ready) or not, under pressure."""
+    node["status"]["conditions"] = node_conditions(ready, stamp, pressure)
+    taints = [t for t in node["spec"].get("taints") or [] if t.get("key") not in _NODE_TAINTS]
+    if ready:
+        taints += [{"key": _PRESSURE_TAINTS[p], "effect": "NoSchedule"} for p in sorted(pressure)]
+    else:
+        taints += [
+            {"key": "node.kubernetes.io/unreachable", "effect": effect, "timeAdded": stamp}
+            for effect in ("NoSchedule", "NoExecute")
+        ]
+    node["spec"].pop("taints", None)
+    if taints:
+        node["spec"]["taints"] = taints
 
 
-def _workload(kind: str, name: str, labels: dict, spec: dict, **extra: Any) -> dict:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": kind,
-        "metadata": {"name": name, "namespace": "kube-system", "labels": labels},
-        "spec": {
-            "selector": {"matchLabels": labels},
-            "template": {"metadata": {"labels": labels}, "spec": spec},
-            **extra,
-        },
-    }
-
-
-def calico() -> list[dict]:
-    """MicroK8s' default CNI: the calico-node DaemonSet and calico-kube-controllers."""
-    node_labels = {"k8s-app": "calico-node"}
-    controller_labels = {"k8s-app": "calico-kube-controllers"}
-    node_spec = {
-        "hostNetwork": True,
-        "serviceAccountName": "calico-node",
-        "priorityClassName": "system-node-critical",
-        "containers": [
-            _container(
-                "calico-node",
-                f"docker.io/calico/node:{CALICO_IMAGE_TAG}",
-                env=[{"name": "CALICO_IPV4POOL_CIDR", "value": "10.1.0.0/16"}],
-                securityContext={"privileged": True},
-            )
-        ],
-    }
-    controller_spec = {
-        "serviceAccountName": "calico-kube-controllers",
-        "priorityClassName": "system-cluster-critical",
-        "containers": [
-            _container(
-                "calico-kube-controllers", f"docker.io/calico/kube-controllers:{CALICO_IMAGE_TAG}"
-            )
-        ],
-    }
-    return [
-        _service_account("calico-node", "kube-system"),
-        _service_account("calico-kube-controllers", "kube-system"),
-        _workload("DaemonSet", "calico-node", node_labels, node_spec),
-        _workload(
-            "Deployment", "calico-kube-controllers", controller_labels, controller_spec, replicas=1
-        ),
-    ]
-
-
-def coredns() -> list[dict]:
-    """The dns addon: CoreDNS in kube-system behind the kube-dns Service on 10.152.183.10."""
-    labels = {"k8s-app": "kube-dns"}
-    ports = [
-        {"name": "dns", "containerPort": 53, "protocol": "UDP"},
-        {"name": "dns-tcp", "containerPort": 53, "protocol": "TCP"},
-        {"name": "metrics", "containerPort": 9153, "protocol": "TCP"},
-    ]
-    spec = {
-        "serviceAccountName": "coredns",
-        "priorityClassName": "system-cluster-critical",
-        "dnsPolicy": "Default",
-        "containers": [
-            _container(
-                "coredns",
-                COREDNS_IMAGE,
-                args=["-conf", "/etc/coredns/Corefile"],
-                ports=ports,
-                readinessProbe={"httpGet": {"path": "/ready", "port": 8181, "scheme": "HTTP"}},
-            )
-        ],
-    }
-    deployment = _workload("Deployment", "coredns", labels, spec, replicas=1)
-    service = {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {
-            "name": "kube-dns",
-            "namespace": "kube-system",
-            "labels": {**labels, "kubernetes.io/name": "CoreDNS"},
-        },
-        "spec": {
-            "selector": labels,
-            "clusterIP": CLUSTER_DNS_IP,
-            "clusterIPs": [CLUSTER_DNS_IP],
-            "type": "ClusterIP",
-            "ports": [
-                {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
-                {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53},
-                {"name": "metrics", "port": 9153, "protocol": "TCP", "targetPort": 9153},
-            ],
-        },
-    }
-    corefile = (
-        ".:53 {\n    errors\n    health {\n      lameduck 5s\n    }\n    ready\n"
-        "    kubernetes cluster.local in-addr.arpa ip6.arpa {\n      pods insecure\n"
-        "      fallthrough in-addr.arpa ip6.arpa\n    }\n    prometheus :9153\n"
-        "    forward . /etc/resolv.conf\n    cache 30\n    loop\n    reload\n    loadbalance\n}\n"
-    )
-    config = {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": "coredns", "namespace": "kube-system", "labels": labels},
-        "data": {"Corefile": corefile},
-    }
-    return [_service_account("coredns", "kube-system"), config, deployment, service]
-
-
-def _service_account(name: str, ns: str) -> dict:
+def service_account(name: str, ns: str) -> dict:
+    """A ServiceAccount as the API server stores it."""
     return {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
@@ -318,4 +240,4 @@ def _service_account(name: str, ns: str) -> dict:
 
 def default_service_account(ns: str) -> dict:
     """The `default` ServiceAccount the service-account controller puts in every namespace."""
-    return _service_account("default", ns)
+    return service_account("default", ns)

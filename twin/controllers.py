@@ -1,34 +1,54 @@
-"""The kube-controller-manager of the twin: Deployments, ReplicaSets, DaemonSets, GC, Endpoints.
+"""The kube-controller-manager's workload controllers: Deployments, ReplicaSets, DaemonSets.
 
 Level-triggered like the real controllers: every pass compares what the store holds with what
 it should hold and writes only the difference. A Deployment owns one ReplicaSet per pod
 template (`<name>-<pod-template-hash>`), scaled to the desired replicas while older ones go to
 zero; a ReplicaSet owns pods `<rs>-<5 chars>`; a DaemonSet owns one pod `<name>-<5 chars>` on
-the node. The garbage collector deletes objects whose owners are all gone (matched by uid, as
-the API server does). Endpoints live in `twin.endpoints`.
+the node. Pods being deleted no longer count (FilterActivePods): a replacement is created while
+the old pod terminates. Pods are created through admission like any write, so a refused pod is
+a FailedCreate event, as the real controllers record it. Namespaces and the garbage collector
+live in `twin.garbage`, Endpoints in `twin.endpoints`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
 
-from twin.clusterobjects import (
-    default_service_account,
-    owned_by,
-    owner_ref,
-    suffix,
-    template_hash,
-)
+from twin.clusterobjects import owned_by, owner_ref, suffix, template_hash
 from twin.recorder import EventRecorder
 from twin.statuses import daemonset_status, deployment_status, pod_ready, replicaset_status
-from twin.store import Conflict, NotFound, ObjectStore
+from twin.store import Conflict, Invalid, NotFound, ObjectStore
 
-GC_KINDS = ("Pod", "ReplicaSet", "Service", "Endpoints", "ConfigMap", "Secret", "Job", "Instance")
+# what the DaemonSet controller lets its pods tolerate (daemon/util AddOrUpdateDaemonPodTolerations)
+_DAEMON_TOLERATIONS = [
+    {"key": f"node.kubernetes.io/{key}", "operator": "Exists", "effect": effect}
+    for key, effect in (
+        ("not-ready", "NoExecute"),
+        ("unreachable", "NoExecute"),
+        ("disk-pressure", "NoSchedule"),
+        ("memory-pressure", "NoSchedule"),
+        ("pid-pressure", "NoSchedule"),
+        ("unschedulable", "NoSchedule"),
+    )
+]
+
+
+def _not_deleting(objects: list[dict]) -> list[dict]:
+    return [o for o in objects if not o["metadata"].get("deletionTimestamp")]
+
+
+def active(pods: list[dict]) -> list[dict]:
+    """Pods that count for their controller: not being deleted, not finished."""
+    return [
+        p
+        for p in pods
+        if not p["metadata"].get("deletionTimestamp")
+        and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+    ]
 
 
 class Controllers:
-    """Workload controllers, garbage collector and endpoints controller for one node."""
+    """The Deployment, ReplicaSet and DaemonSet controllers for one node."""
 
     def __init__(self, store: ObjectStore, recorder: EventRecorder, node_name: str) -> None:
         self.store = store
@@ -58,57 +78,19 @@ class Controllers:
             return False
         return True
 
-    # --- namespaces and garbage ------------------------------------------------------------
-
-    def sync_namespaces(self, purged: set[str]) -> None:
-        """Active phase and a default ServiceAccount per namespace; empty deleted namespaces."""
-        for ns in self.store.list("Namespace")[0]:
-            name = ns["metadata"]["name"]
-            purged.discard(name)
-            if (ns.get("status") or {}).get("phase") != "Active":
-                self._write_status(ns, {"phase": "Active"})
-            if self.store.get("ServiceAccount", name, "default") is None:
-                with contextlib.suppress(Conflict):
-                    self.store.create(default_service_account(name))
-        for name in list(purged):
-            for res in self._namespaced_resources():
-                for obj in self.store.list(res, name)[0]:
-                    self._delete(res, name, obj["metadata"]["name"])
-            purged.discard(name)
-
-    def _namespaced_resources(self) -> list[str]:
-        kinds = ["Pod", "Service", "Endpoints", "Event", "ServiceAccount", "ConfigMap", "Secret"]
-        kinds += ["Deployment", "DaemonSet", "ReplicaSet", "Job", "Role", "RoleBinding"]
-        kinds += [r.kind for r in self.store.custom_resources() if r.namespaced]
-        return list(dict.fromkeys(kinds))
-
-    def collect_garbage(self) -> None:
-        """Delete dependents whose owners are all gone (background cascading deletion)."""
-        for kind in GC_KINDS:
-            if self.store.resource(kind) is None:
-                continue
-            for obj in self.store.list(kind)[0]:
-                refs = obj["metadata"].get("ownerReferences") or []
-                if refs and not any(self._owner_alive(obj, ref) for ref in refs):
-                    self._delete(kind, obj["metadata"].get("namespace"), obj["metadata"]["name"])
-
-    def _owner_alive(self, obj: dict, ref: dict) -> bool:
-        res = self.store.resource(ref.get("kind", ""))
-        if res is None:
-            return True  # an owner kind that is not served cannot be checked: keep, as the GC does
-        owner = self.store.get(res.kind, obj["metadata"].get("namespace"), ref.get("name", ""))
-        return owner is not None and ref.get("uid") in (None, owner["metadata"]["uid"])
-
     # --- workloads -------------------------------------------------------------------------
 
     def sync_workloads(self) -> None:
-        """Deployments -> ReplicaSets -> pods, and DaemonSets -> pods."""
-        for deployment in self.store.list("Deployment")[0]:
+        """Deployments -> ReplicaSets -> pods, and DaemonSets -> pods.
+
+        A workload being deleted creates nothing more, as the real controllers skip it.
+        """
+        for deployment in _not_deleting(self.store.list("Deployment")[0]):
             self._sync_deployment(deployment)
-        for rs in self.store.list("ReplicaSet")[0]:
+        for rs in _not_deleting(self.store.list("ReplicaSet")[0]):
             self._sync_replicaset(rs)
         node = self.store.get("Node", None, self.node_name)
-        for ds in self.store.list("DaemonSet")[0]:
+        for ds in _not_deleting(self.store.list("DaemonSet")[0]):
             self._sync_daemonset(ds, node)
 
     def _sync_deployment(self, deployment: dict) -> None:
@@ -178,7 +160,7 @@ class Controllers:
 
     def _sync_replicaset(self, rs: dict) -> None:
         want = int(rs["spec"].get("replicas", 1))
-        pods = self._owned("Pod", rs)
+        pods = active(self._owned("Pod", rs))
         for _ in range(want - len(pods)):
             self._create_pod(
                 rs, f"{rs['metadata']['name']}-{suffix()}", {}, "replicaset-controller"
@@ -196,7 +178,7 @@ class Controllers:
 
     def _sync_daemonset(self, ds: dict, node: dict | None) -> None:
         pod_hash = template_hash(ds["spec"]["template"])
-        pods = self._owned("Pod", ds)
+        pods = active(self._owned("Pod", ds))
         wanted = node is not None and self._fits_node(ds, node)
         current = [
             p for p in pods if p["metadata"]["labels"].get("controller-revision-hash") == pod_hash
@@ -220,8 +202,10 @@ class Controllers:
     def _create_pod(self, owner: dict, name: str, extra_labels: dict, component: str) -> None:
         template = copy.deepcopy(owner["spec"]["template"])
         tmeta = template.get("metadata") or {}
-        spec = _defaulted_pod_spec(template.get("spec") or {})
+        spec = template.get("spec") or {}
         if owner["kind"] == "DaemonSet":
+            tolerations = spec.setdefault("tolerations", [])
+            tolerations += [t for t in _DAEMON_TOLERATIONS if t not in tolerations]
             spec["affinity"] = {
                 "nodeAffinity": {
                     "requiredDuringSchedulingIgnoredDuringExecution": {
@@ -257,6 +241,11 @@ class Controllers:
             self.store.create(pod)
         except Conflict:
             return
+        except Invalid as exc:  # admission refused it: the controller says so and retries
+            self.recorder.record(
+                owner, "FailedCreate", f"Error creating: {exc}", component, warning=True
+            )
+            return
         self.recorder.record(owner, "SuccessfulCreate", f"Created pod: {name}", component)
 
     # --- statuses ----------------------------------------------------------------------------
@@ -264,33 +253,12 @@ class Controllers:
     def sync_statuses(self) -> None:
         """Status of every ReplicaSet, Deployment and DaemonSet from its pods."""
         for rs in self.store.list("ReplicaSet")[0]:
-            self._write_status(rs, replicaset_status(rs, self._owned("Pod", rs)))
+            self._write_status(rs, replicaset_status(rs, active(self._owned("Pod", rs))))
         for deployment in self.store.list("Deployment")[0]:
             sets = self._owned("ReplicaSet", deployment)
-            pods = {rs["metadata"]["name"]: self._owned("Pod", rs) for rs in sets}
+            pods = {rs["metadata"]["name"]: active(self._owned("Pod", rs)) for rs in sets}
             self._write_status(deployment, deployment_status(deployment, pods))
         node = self.store.get("Node", None, self.node_name)
         for ds in self.store.list("DaemonSet")[0]:
             desired = 1 if node is not None and self._fits_node(ds, node) else 0
-            self._write_status(ds, daemonset_status(ds, self._owned("Pod", ds), desired))
-
-
-def _defaulted_pod_spec(spec: dict) -> dict:
-    """The defaults the API server fills into a pod spec created from a template."""
-    spec = copy.deepcopy(spec)
-    spec.setdefault("restartPolicy", "Always")
-    spec.setdefault("dnsPolicy", "ClusterFirst")
-    spec.setdefault("schedulerName", "default-scheduler")
-    spec.setdefault("terminationGracePeriodSeconds", 30)
-    spec.setdefault("securityContext", {})
-    spec.setdefault("enableServiceLinks", True)
-    spec.setdefault("serviceAccountName", spec.get("serviceAccount", "default"))
-    spec.setdefault("serviceAccount", spec["serviceAccountName"])
-    for container in spec.get("containers", []):
-        image = container.get("image", "")
-        tagged = ":" in image.rsplit("/", 1)[-1] and not image.endswith(":latest")
-        container.setdefault("imagePullPolicy", "IfNotPresent" if tagged else "Always")
-        container.setdefault("terminationMessagePath", "/dev/termination-log")
-        container.setdefault("terminationMessagePolicy", "File")
-        container.setdefault("resources", {})
-    return spec
+            self._write_status(ds, daemonset_status(ds, active(self._owned("Pod", ds)), desired))

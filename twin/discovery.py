@@ -2,11 +2,16 @@
 
 Built from the store's resource table and the CRDs it currently holds, so a custom resource
 appears in discovery exactly while it is served. The shapes follow the real API server's
-(APIVersions, APIGroupList, APIGroup, APIResourceList), enough for the kubernetes client's
-dynamic client and for `kubectl api-resources`-style checks.
+(APIVersions, APIGroupList, APIGroup, APIResourceList), with each resource's singularName,
+shortNames and categories as kube-apiserver 1.34 publishes them (`po`, `svc`, `deploy`, `ds`,
+the `all` category) and, for custom resources, the names their CRD declares (Akri's `akric`,
+`akrii`, and `all` from akri-dev 0.13.24, akri-facts 2.1/12): what `kubectl get akrii` and
+`kubectl get all` resolve through. `document` answers a discovery or health path.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from twin.kinds import RESOURCES, Resource
 
@@ -78,20 +83,50 @@ def api_resource_list(group: str, version: str, custom: list[Resource]) -> dict 
         return None
     resources = []
     for res in found:
-        entry = {
+        entry: dict[str, Any] = {
             "name": res.plural,
             "singularName": res.kind.lower(),
             "namespaced": res.namespaced,
             "kind": res.kind,
             "verbs": _VERBS,
         }
+        if res.short_names:
+            entry["shortNames"] = list(res.short_names)
+        if res.categories:
+            entry["categories"] = list(res.categories)
         resources.append(entry)
         for sub in _SUBRESOURCES.get(res.kind, ()):
             verbs = ["get"] if sub == "log" else ["get", "patch", "update"]
-            resources.append({**entry, "name": f"{res.plural}/{sub}", "verbs": verbs})
+            sub_entry = {k: v for k, v in entry.items() if k not in ("shortNames", "categories")}
+            resources.append(
+                {**sub_entry, "name": f"{res.plural}/{sub}", "singularName": "", "verbs": verbs}
+            )
     return {
         "kind": "APIResourceList",
         "apiVersion": "v1",
         "groupVersion": f"{group}/{version}" if group else version,
         "resources": resources,
     }
+
+
+def document(
+    path: str, custom: list[Resource], address: str, git_version: str
+) -> dict | str | None:
+    """The answer to GET of a discovery or health path, or None when there is none."""
+    path = path.rstrip("/") or "/"
+    if path in ("/healthz", "/readyz", "/livez"):
+        return "ok"
+    if path == "/version":
+        return version_info(git_version)
+    if path == "/api":
+        return api_versions(address)
+    if path == "/apis":
+        return api_group_list(custom)
+    parts = path.strip("/").split("/")
+    if parts == ["api", "v1"]:
+        return api_resource_list("", "v1", custom)
+    if parts[0] == "apis" and len(parts) == 2:
+        return api_group(parts[1], custom)
+    if parts[0] == "apis" and len(parts) == 3:
+        return api_resource_list(parts[1], parts[2], custom)
+    return None

@@ -221,5 +221,34 @@ FAULTS: dict[str, Fault] = {
         Fault("reboot-required", "the first apt upgrade demands a reboot", None),
         Fault("flaky-api", "1 in 5 Kubernetes requests answers 500 or 429", None),
         Fault("ssh-drop", "the SSH connection drops once mid-run", None),
+        Fault(
+            "microk8s-other-track",
+            "MicroK8s 1.33/stable was installed before the run",
+            "microk8s",
+            "test_microk8s_running",
+            observed="expected the snap to track 1.34/stable, it tracks 1.33/stable",
+        ),
+        Fault(
+            "disk-pressure",
+            "the kubelet reports DiskPressure (a small disk): Ready, but tainted",
+            "microk8s",
+            "test_node_ready",
+            observed="DiskPressure=True (KubeletHasDiskPressure",
+        ),
+        Fault(
+            "privileged-not-allowed",
+            "the apiserver restarts without --allow-privileged=true",
+            "microk8s",
+            "test_apiserver_allows_privileged",
+            observed="disallowed by cluster policy",
+        ),
+        Fault(
+            "kubelet-dir-not-linked",
+            "/var/lib/kubelet existed before MicroK8s, so it is not linked into the snap",
+            "microk8s",
+            "test_kubelet_directory",
+            observed="it resolves to '/var/lib/kubelet'",
+        ),
+        Fault("slow-terminate", "a deleted pod stays Terminating for 25 s", None),
     )
 }

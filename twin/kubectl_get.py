@@ -17,7 +17,7 @@ from twin.jsonpath import JsonPathError, relaxed, render
 from twin.kubectl_args import Args
 from twin.kubectl_describe import describe
 from twin.kubectl_print import NONE, crd_columns, table, tabulate
-from twin.kubectl_types import ALL_CATEGORY, KType, crd_for, known_types, not_found, resolve
+from twin.kubectl_types import KType, crd_for, known_types, not_found, resolve
 from twin.store import NotFound, ObjectStore
 
 FORMATS = (
@@ -51,9 +51,8 @@ class Found:
 def _expand(store: ObjectStore, word: str) -> list[KType]:
     if word.lower() != "all":
         return [resolve(store, word)]
-    types = known_types(store)
-    builtin = [t for kind in ALL_CATEGORY for t in types if t.kind == kind]
-    return builtin + [t for t in types if "all" in t.categories and t not in builtin]
+    # the `all` category as discovery publishes it: built-in kinds, then CRDs that declare it
+    return [t for t in known_types(store) if "all" in t.categories]
 
 
 def find(store: ObjectStore, args: Args, words: list[str]) -> Found:

@@ -1,41 +1,21 @@
 """How kubectl names resource types: plural, singular, short names, `plural.group`, categories.
 
-Built-in kinds carry kubectl's short names (po, svc, deploy, ds, rs, no, ns, ep, ev, cm, sa,
-crd); custom kinds are read from the stored CRDs (Akri: configurations/configuration/akric,
-instances/instance/akrii), so they resolve exactly while their CRD exists, like API discovery.
-Also the text of kubectl's errors and object references (`deployment.apps/web`).
+kubectl learns them from API discovery, so the twin's kubectl reads them where the twin's API
+server publishes them (`twin.kinds`): the built-in kinds' short names (po, svc, deploy, ds, rs,
+no, ns, ep, ev, cm, sa, crd) and categories, and the custom kinds the stored CRDs serve (Akri:
+configurations/configuration/akric, instances/instance/akrii, the `all` category where the
+chart's CRDs declare it), which resolve exactly while their CRD exists. Also the text of
+kubectl's errors and object references (`deployment.apps/web`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from twin.kinds import CRD, RESOURCES, crd_resource
 from twin.store import ObjectStore
 
-CRD_KIND = "CustomResourceDefinition"
-_BUILTIN: dict[str, tuple[str, ...]] = {
-    "Pod": ("po",),
-    "Service": ("svc",),
-    "Deployment": ("deploy",),
-    "DaemonSet": ("ds",),
-    "ReplicaSet": ("rs",),
-    "Job": (),
-    "Node": ("no",),
-    "Namespace": ("ns",),
-    "Endpoints": ("ep",),
-    "Event": ("ev",),
-    "ConfigMap": ("cm",),
-    "Secret": (),
-    "ServiceAccount": ("sa",),
-    "ClusterRole": (),
-    "ClusterRoleBinding": (),
-    "Role": (),
-    "RoleBinding": (),
-    "ValidatingWebhookConfiguration": (),
-    CRD_KIND: ("crd", "crds"),
-}
-#: what `kubectl get all` lists among the built-in kinds, in kubectl's order
-ALL_CATEGORY = ("Pod", "Service", "DaemonSet", "Deployment", "ReplicaSet", "Job")
+CRD_KIND = CRD
 
 
 @dataclass(frozen=True)
@@ -71,29 +51,25 @@ class UnknownType(LookupError):
 
 
 def known_types(store: ObjectStore) -> list[KType]:
-    """Built-in types plus the custom types served through CRDs right now."""
-    found = []
-    for kind, short in _BUILTIN.items():
-        res = store.resource(kind)
-        if res is not None:
-            cats = ("all",) if kind in ALL_CATEGORY else ()
-            found.append(
-                KType(
-                    kind,
-                    res.plural,
-                    kind.lower(),
-                    res.group,
-                    res.version,
-                    res.namespaced,
-                    short,
-                    cats,
-                )
-            )
+    """Built-in types plus the custom types served through CRDs right now, in discovery order."""
+    found = [
+        KType(
+            res.kind,
+            res.plural,
+            res.kind.lower(),
+            res.group,
+            res.version,
+            res.namespaced,
+            res.short_names,
+            res.categories,
+        )
+        for res in RESOURCES.values()
+    ]
     for crd in store.list(CRD_KIND)[0]:
-        names = crd["spec"].get("names") or {}
-        res = store.resource(names.get("kind", ""))
+        res = crd_resource(crd)  # kubectl uses the preferred (storage) version
         if res is None:
             continue
+        names = crd["spec"].get("names") or {}
         found.append(
             KType(
                 res.kind,
@@ -102,8 +78,8 @@ def known_types(store: ObjectStore) -> list[KType]:
                 res.group,
                 res.version,
                 res.namespaced,
-                tuple(names.get("shortNames") or ()),
-                tuple(names.get("categories") or ()),
+                res.short_names,
+                res.categories,
             )
         )
     return found
@@ -128,6 +104,6 @@ def not_found(ktype: KType, name: str) -> str:
 
 def crd_for(store: ObjectStore, ktype: KType) -> dict | None:
     """The CRD object behind a custom type (None for built-in types)."""
-    if ktype.kind in _BUILTIN:
+    if ktype.kind in RESOURCES:
         return None
     return store.get(CRD_KIND, None, f"{ktype.plural}.{ktype.group}")

@@ -5,17 +5,22 @@ its containers start, their restart counts, container ids and last terminations.
 computed from the record and written only when they change, so a reconcile pass that finds
 nothing to do writes nothing. Time-based steps (start after `ready_after`, crash-loop back-off
 1 s, 2 s, 4 s, capped at 8 s) are deadlines returned to the caller's scheduler, never sleeps.
-Pods requesting an extended resource (`akri.sh/...`) the Node does not offer stay Pending and
-Unschedulable, as the real scheduler reports it.
+Pods the node cannot take (an extended resource such as `akri.sh/...` it does not offer, a taint
+they do not tolerate: `twin.scheduling`) stay Pending and Unschedulable, as the real scheduler
+reports it. A pod being deleted (akri-facts 13) has its containers stopped: they exit after
+their behaviour's `stop_after` (SIGTERM), or are killed once the pod's grace period is over; the
+kubelet then reports them terminated and deletes the pod for good (grace period 0, its uid as
+the precondition), which is when watchers see DELETED.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from twin.clusterobjects import NODE_IP, now
+from twin.containers import start_container, stop_container
+from twin.podlogs import PodNotFound, PodUnavailable, container_log, container_of
 from twin.podstatus import (
     ContainerRecord,
     PodBehaviour,
@@ -24,22 +29,10 @@ from twin.podstatus import (
     pod_status,
 )
 from twin.recorder import EventRecorder
-from twin.store import NotFound, ObjectStore
+from twin.scheduling import unschedulable
+from twin.store import DeleteOptions, NotFound, ObjectStore
 
-FIRST_RESTART = 0.2  # seconds between the first crash and the first restart (no back-off yet)
-MAX_BACKOFF = 8.0
-
-
-class PodUnavailable(ValueError):
-    """A container's logs or environment cannot be read (the API server's 400 BadRequest)."""
-
-    reason = "BadRequest"
-
-
-class PodNotFound(PodUnavailable, NotFound):
-    """No such pod (the API server's 404 NotFound)."""
-
-    reason = "NotFound"
+__all__ = ["Kubelet", "PodNotFound", "PodUnavailable"]
 
 
 @dataclass
@@ -77,11 +70,13 @@ class Kubelet:
         free = self._free_resources(node, pods)
         deadlines = _Deadlines()
         for pod in pods:
-            bound_elsewhere = pod["spec"].get("nodeName") not in (None, "", self.node_name)
-            if bound_elsewhere or pod["metadata"].get("deletionTimestamp"):
+            if pod["spec"].get("nodeName") not in (None, "", self.node_name):
                 continue
             try:
-                self._sync_pod(pod, clock, free, deadlines)
+                if pod["metadata"].get("deletionTimestamp"):
+                    self._terminate(pod, clock, deadlines)
+                else:
+                    self._sync_pod(pod, node, clock, free, deadlines)
             except NotFound:
                 self.records.pop(pod["metadata"]["uid"], None)
         return deadlines.next
@@ -98,7 +93,9 @@ class Kubelet:
                     free[name] = free.get(name, 0) - amount
         return free
 
-    def _sync_pod(self, pod: dict, clock: float, free: dict[str, int], dl: _Deadlines) -> None:
+    def _sync_pod(
+        self, pod: dict, node: dict, clock: float, free: dict[str, int], dl: _Deadlines
+    ) -> None:
         meta = pod["metadata"]
         rec = self.records.get(meta["uid"])
         if rec is None:
@@ -109,21 +106,17 @@ class Kubelet:
             }
             self.records[meta["uid"]] = rec
         if not rec.bound:
-            self._schedule(pod, rec, clock, free)
+            self._schedule(pod, node, rec, clock, free)
         if rec.bound:
             for container in rec.containers.values():
                 self._advance(pod, rec, container, clock, dl)
         self._write_status(pod, rec)
 
-    def _schedule(self, pod: dict, rec: PodRecord, clock: float, free: dict[str, int]) -> None:
-        requests = extended_requests(pod)
-        short = sorted(name for name, amount in requests.items() if free.get(name, 0) < amount)
-        if short:
-            reasons = ", ".join(f"1 Insufficient {name}" for name in short)
-            message = (
-                f"0/1 nodes are available: {reasons}. preemption: 0/1 nodes are available: "
-                "1 No preemption victims found for incoming pod."
-            )
+    def _schedule(
+        self, pod: dict, node: dict, rec: PodRecord, clock: float, free: dict[str, int]
+    ) -> None:
+        message = unschedulable(pod, node, free)
+        if message is not None:
             if message != rec.unschedulable:
                 rec.unschedulable = message
                 rec.stamp("PodScheduled", "False")
@@ -131,6 +124,7 @@ class Kubelet:
                     pod, "FailedScheduling", message, "default-scheduler", warning=True
                 )
             return
+        requests = extended_requests(pod)
         for name, amount in requests.items():
             free[name] -= amount
         rec.bound, rec.unschedulable = True, None
@@ -154,67 +148,14 @@ class Kubelet:
                 return
             if rec.ip is None:
                 rec.ip = NODE_IP if pod["spec"].get("hostNetwork") else self._next_ip()
-            self._start(pod, rec, c, clock)
+            rec.behaviour = self.behaviour_of(pod)
+            start_container(self.recorder, pod, rec, c, clock)
         elif c.state in ("error", "backoff") and clock >= c.next_at:
             c.restart_count += 1
-            self._start(pod, rec, c, clock)
+            rec.behaviour = self.behaviour_of(pod)
+            start_container(self.recorder, pod, rec, c, clock)
         if c.state in ("error", "backoff"):
             dl.at(c.next_at)
-
-    def _start(self, pod: dict, rec: PodRecord, c: ContainerRecord, clock: float) -> None:
-        behaviour = self.behaviour_of(pod)
-        rec.behaviour, rec.ever_started = behaviour, True
-        path = f"spec.containers{{{c.name}}}"
-        if c.container_id:
-            message = f'Container image "{c.image}" already present on machine'
-        else:
-            message = f'Successfully pulled image "{c.image}" in 1.2s (1.2s including waiting)'
-            self.recorder.record(
-                pod, "Pulling", f'Pulling image "{c.image}"', "kubelet", field_path=path
-            )
-        self.recorder.record(pod, "Pulled", message, "kubelet", field_path=path)
-        c.container_id = secrets.token_hex(32)
-        c.started_at = now()
-        self.recorder.record(
-            pod, "Created", f"Created container: {c.name}", "kubelet", field_path=path
-        )
-        self.recorder.record(
-            pod, "Started", f"Started container {c.name}", "kubelet", field_path=path
-        )
-        if behaviour.crash_reason is None:
-            c.state, c.ready = "running", not behaviour.never_ready
-            if behaviour.never_ready:
-                self.recorder.record(
-                    pod,
-                    "Unhealthy",
-                    "Readiness probe failed: connection refused",
-                    "kubelet",
-                    warning=True,
-                    field_path=path,
-                )
-            return
-        c.ready = False
-        c.last_terminated = {
-            "exitCode": 101,
-            "reason": "Error",
-            "startedAt": c.started_at,
-            "finishedAt": now(),
-            "containerID": f"containerd://{c.container_id}",
-        }
-        if c.state == "creating":
-            c.state, c.next_at = "error", clock + FIRST_RESTART
-            return
-        c.backoff = min(MAX_BACKOFF, c.backoff * 2) if c.backoff else 1.0
-        c.state, c.next_at = "backoff", clock + c.backoff
-        self.recorder.record(
-            pod,
-            "BackOff",
-            f"Back-off restarting failed container {c.name} in pod "
-            f"{rec.name}_{rec.namespace}({rec.uid})",
-            "kubelet",
-            warning=True,
-            field_path=path,
-        )
 
     def _write_status(self, pod: dict, rec: PodRecord) -> None:
         status = pod_status(pod, rec)
@@ -226,6 +167,38 @@ class Kubelet:
 
         if pod.get("status") != status or (rec.bound and not pod["spec"].get("nodeName")):
             self.store.patch("Pod", rec.namespace, rec.name, write)
+
+    # --- deletion ---------------------------------------------------------------------------
+
+    def _terminate(self, pod: dict, clock: float, dl: _Deadlines) -> None:
+        """Stop a deleted pod's running containers, then delete it for good."""
+        meta = pod["metadata"]
+        rec = self.records.get(meta["uid"])
+        running = (
+            [] if rec is None else [c for c in rec.containers.values() if c.state == "running"]
+        )
+        if rec is not None and running:
+            if rec.stopping_since is None:
+                rec.stopping_since = clock
+                for c in running:
+                    path = f"spec.containers{{{c.name}}}"
+                    message = f"Stopping container {c.name}"
+                    self.recorder.record(pod, "Killing", message, "kubelet", field_path=path)
+            # the grace period counts: a second DELETE may have shortened it
+            grace = float(meta.get("deletionGracePeriodSeconds") or 0)
+            done = rec.stopping_since + min(rec.behaviour.stop_after, grace)
+            if clock < done:
+                dl.at(done)
+                return
+            for c in running:
+                stop_container(c, killed=rec.behaviour.stop_after > grace)
+            self._write_status(pod, rec)
+        self.store.delete(
+            "Pod",
+            meta.get("namespace"),
+            meta["name"],
+            DeleteOptions(grace_seconds=0, preconditions={"uid": meta["uid"]}),
+        )
 
     def _next_ip(self) -> str:
         self._ips += 1
@@ -271,40 +244,12 @@ class Kubelet:
 
     def container_of(self, namespace: str, name: str, container: str | None) -> tuple:
         """(pod, record, container record, container name); PodUnavailable as the API says it."""
-        pod = self.store.get("Pod", namespace, name)
-        if pod is None:
-            raise PodNotFound(f'pods "{name}" not found')
-        names = [c["name"] for c in pod["spec"].get("containers", [])]
-        if container is None:
-            if len(names) != 1:
-                raise PodUnavailable(
-                    f"a container name must be specified for pod {name}, choose one of: "
-                    f"[{' '.join(names)}]",
-                )
-            container = names[0]
-        if container not in names:
-            raise PodUnavailable(f"container {container} is not valid for pod {name}")
-        rec = self.records.get(pod["metadata"]["uid"])
-        return pod, rec, (rec.containers.get(container) if rec else None), container
+        return container_of(self.store, self.records, namespace, name, container)
 
     def log(self, namespace: str, name: str, container: str | None, previous: bool) -> str:
         """What `kubectl logs` shows for one container (previous: the last terminated one)."""
         _, rec, c, cname = self.container_of(namespace, name, container)
-        if previous and (c is None or c.last_terminated is None):
-            raise PodUnavailable(
-                f'previous terminated container "{cname}" in pod "{name}" not found'
-            )
-        if c is None or not c.container_id:
-            raise PodUnavailable(
-                f'container "{cname}" in pod "{name}" is waiting to start: ContainerCreating',
-            )
-        behaviour = rec.behaviour
-        if behaviour.logs is not None:
-            return behaviour.logs(previous)
-        if behaviour.crash_reason and (previous or c.state != "running"):
-            reason = behaviour.crash_reason
-            return reason if reason.endswith("\n") else reason + "\n"
-        return ""
+        return container_log(rec, c, name, cname, previous)
 
 
 def _quantity(value: object) -> int:

@@ -4,7 +4,9 @@ The record is what the kubelet remembers about a pod (bound or not, when contain
 restart counts, container ids, last terminations); `pod_status` renders it in the exact shape
 of core/v1 PodStatus as containerd-backed kubelets report it: conditions with stable transition
 times, container states (waiting ContainerCreating / CrashLoopBackOff, running, terminated),
-`lastState`, fully qualified image names and `sha256` image ids.
+`lastState`, fully qualified image names and `sha256` image ids. A pod whose containers the
+kubelet stopped for its deletion reads as terminated, phase Failed (or Succeeded when every
+container exited 0), as kubelets since 1.27 report a deleted pod before it goes.
 """
 
 from __future__ import annotations
@@ -18,9 +20,15 @@ from twin.clusterobjects import NODE_IP, now
 
 @dataclass
 class PodBehaviour:
-    """How a pod's containers behave on the twin (default: Running and Ready after 0.3 s)."""
+    """How a pod's containers behave on the twin (default: Running and Ready after 0.3 s).
+
+    `stop_after`: how long the containers take to exit once the kubelet sends SIGTERM; a
+    process that exits on SIGTERM is gone in well under a second. Past the pod's grace period
+    the kubelet kills it (exit 137).
+    """
 
     ready_after: float = 0.3
+    stop_after: float = 0.1
     crash_reason: str | None = None
     never_ready: bool = False
     logs: Callable[[bool], str] | None = None
@@ -33,12 +41,13 @@ class ContainerRecord:
 
     name: str
     image: str
-    state: str = "creating"  # creating | running | error (first crash) | backoff
+    state: str = "creating"  # creating | running | error (first crash) | backoff | stopped
     ready: bool = False
     restart_count: int = 0
     container_id: str = ""
     started_at: str = ""
     last_terminated: dict | None = None
+    stopped: dict | None = None  # how it ended when the kubelet stopped it for deletion
     next_at: float = 0.0
     backoff: float = 0.0
 
@@ -59,6 +68,7 @@ class PodRecord:
     ip: str | None = None
     ever_started: bool = False
     sandbox_changed: bool = False
+    stopping_since: float | None = None  # when the kubelet began stopping it for its deletion
     transitions: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def stamp(self, ctype: str, status: str) -> str:
@@ -141,6 +151,8 @@ def _container_status(pod: dict, rec: PodRecord, c: ContainerRecord) -> dict:
         status["state"] = {"running": {"startedAt": c.started_at}}
     elif c.state == "error":
         status["state"] = {"terminated": c.last_terminated}
+    elif c.state == "stopped":
+        status["state"] = {"terminated": c.stopped}
     else:
         message = (
             f"back-off {int(c.backoff)}s restarting failed container={c.name} "
@@ -161,7 +173,9 @@ def _condition(rec: PodRecord, ctype: str, ok: bool, reason: str = "", message: 
         "lastTransitionTime": rec.stamp(ctype, status),
     }
     if not ok and reason:
-        cond.update(reason=reason, message=message)
+        cond["reason"] = reason
+        if message:
+            cond["message"] = message
     return cond
 
 
@@ -178,14 +192,18 @@ def pod_status(pod: dict, rec: PodRecord) -> dict:
     names = [c["name"] for c in pod["spec"].get("containers", [])]
     records = [rec.containers[n] for n in names if n in rec.containers]
     unready = [c.name for c in records if not c.ready]
-    message = f"containers with unready status: [{' '.join(unready)}]"
+    reason, message = "ContainersNotReady", f"containers with unready status: [{' '.join(unready)}]"
+    phase = "Running" if rec.ever_started else "Pending"
+    if records and all(c.state == "stopped" for c in records):
+        failed = any((c.stopped or {}).get("exitCode") for c in records)
+        phase, reason, message = ("Failed" if failed else "Succeeded"), "PodCompleted", ""
     status = {
-        "phase": "Running" if rec.ever_started else "Pending",
+        "phase": phase,
         "conditions": [
             _condition(rec, "PodReadyToStartContainers", rec.ip is not None),
             _condition(rec, "Initialized", True),
-            _condition(rec, "Ready", not unready, "ContainersNotReady", message),
-            _condition(rec, "ContainersReady", not unready, "ContainersNotReady", message),
+            _condition(rec, "Ready", not unready, reason, message),
+            _condition(rec, "ContainersReady", not unready, reason, message),
             _condition(rec, "PodScheduled", True),
         ],
         "hostIP": NODE_IP,

@@ -1,98 +1,18 @@
-"""Self-tests of the twin's node model: kubelet, scheduler and controllers over a real store.
+"""Self-tests of the twin's node model: the node, kubelet, scheduler, endpoints and addons.
 
 Every object the model writes must also load into the kubernetes client's pydantic models, as
-the suite will read it through the API server.
+the suite will read it through the API server. Workload controllers: test_workloads.py.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import threading
-import time
-from collections.abc import Callable, Iterator
 
-import pytest
-from kubernetes import client
-
+from selftests.twin.clustersupport import Changes, condition, deployment, load_models, phase, pod
 from twin.cluster import NODE_NAME, Cluster, PodBehaviour
 from twin.store import ObjectStore
 
 PANIC = "thread 'main' panicked at 'called `Result::unwrap()` on an `Err` value'"
-
-
-class Changes:
-    """Waits on store changes with a deadline (no polling sleeps)."""
-
-    def __init__(self, store: ObjectStore) -> None:
-        self.changed = threading.Condition()
-        store.subscribe(lambda *_: self._notify())
-
-    def _notify(self) -> None:
-        with self.changed:
-            self.changed.notify_all()
-
-    def until(self, check: Callable[[], object], timeout: float = 5.0, what: str = "") -> object:
-        __tracebackhide__ = True
-        deadline = time.monotonic() + timeout
-        with self.changed:
-            while not (result := check()):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    pytest.fail(f"timed out after {timeout}s waiting for {what or check}")
-                self.changed.wait(min(remaining, 0.2))
-        return result
-
-
-@pytest.fixture
-def twin() -> Iterator[tuple[ObjectStore, Cluster, Changes]]:
-    store = ObjectStore()
-    cluster = Cluster(store, NODE_NAME, frozenset())
-    changes = Changes(store)
-    cluster.start()
-    yield store, cluster, changes
-    cluster.stop()
-
-
-def deployment(name: str, labels: dict, image: str = "nginx:1.27", replicas: int = 1) -> dict:
-    container = {"name": name, "image": image, "ports": [{"name": "http", "containerPort": 8080}]}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "namespace": "default"},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": labels},
-            "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}},
-        },
-    }
-
-
-def pod(name: str, labels: dict | None = None, limits: dict | None = None) -> dict:
-    container = {"name": "main", "image": "busybox", "resources": {"limits": limits or {}}}
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": "default", "labels": labels or {}},
-        "spec": {"containers": [container]},
-    }
-
-
-def condition(obj: dict | None, ctype: str) -> dict:
-    for cond in ((obj or {}).get("status") or {}).get("conditions") or []:
-        if cond["type"] == ctype:
-            return cond
-    return {}
-
-
-def phase(store: ObjectStore, name: str) -> str | None:
-    return (store.get("Pod", "default", name).get("status") or {}).get("phase")
-
-
-def load_models(store: ObjectStore, kind: str, model: str) -> list:
-    items, _ = store.list(kind)
-    body = {"apiVersion": "v1", "kind": f"{kind}List", "metadata": {}, "items": items}
-    return client.ApiClient().deserialize(json.dumps(body), model, "application/json").items
 
 
 def test_bootstrap_is_a_fresh_microk8s(twin):
@@ -113,98 +33,6 @@ def test_bootstrap_is_a_fresh_microk8s(twin):
         what="calico-node ready",
     )
     assert ready == 1
-
-
-def test_deployment_runs_pods_and_becomes_available(twin):
-    store, _, changes = twin
-    store.create(deployment("web", {"app": "web"}, replicas=2))
-    changes.until(
-        lambda: (
-            condition(store.get("Deployment", "default", "web"), "Available").get("status")
-            == "True"
-        ),
-        what="web Available",
-    )
-    status = store.get("Deployment", "default", "web")["status"]
-    assert status["readyReplicas"] == status["availableReplicas"] == status["replicas"] == 2
-    assert condition({"status": status}, "Available")["reason"] == "MinimumReplicasAvailable"
-    assert status["observedGeneration"] == 1
-    pods = store.list("Pod", "default", "app=web")[0]
-    assert len(pods) == 2
-    for p in pods:
-        assert re.fullmatch(r"web-[0-9a-f]{10}-[a-z0-9]{5}", p["metadata"]["name"])
-        assert p["metadata"]["labels"]["pod-template-hash"] in p["metadata"]["name"]
-        assert p["metadata"]["ownerReferences"][0]["kind"] == "ReplicaSet"
-    models = [m for m in load_models(store, "Pod", "V1PodList") if m.metadata.labels.get("app")]
-    for model in models:
-        cs = model.status.container_statuses[0]
-        assert model.status.phase == "Running" and cs.ready and cs.started
-        assert model.status.pod_ip.startswith("10.1.") and model.status.host_ip
-        assert cs.image == "docker.io/library/nginx:1.27" and "@sha256:" in cs.image_id
-        assert cs.container_id.startswith("containerd://") and cs.state.running.started_at
-        assert {c.type for c in model.status.conditions} >= {"Initialized", "Ready", "PodScheduled"}
-    load_models(store, "Deployment", "V1DeploymentList")
-    load_models(store, "ReplicaSet", "V1ReplicaSetList")
-    load_models(store, "Event", "CoreV1EventList")
-
-
-def test_template_change_replaces_pods_and_deleted_pods_come_back(twin):
-    store, _, changes = twin
-    store.create(deployment("web", {"app": "web"}))
-    first = changes.until(lambda: store.list("Pod", "default", "app=web")[0], what="a web pod")
-    store.delete("Pod", "default", first[0]["metadata"]["name"])
-    changes.until(
-        lambda: [
-            p
-            for p in store.list("Pod", "default", "app=web")[0]
-            if p["metadata"]["uid"] != first[0]["metadata"]["uid"]
-        ],
-        what="a replacement pod",
-    )
-    store.patch(
-        "Deployment",
-        "default",
-        "web",
-        lambda d: d["spec"]["template"]["spec"]["containers"][0].update(image="nginx:2"),
-    )
-    changes.until(
-        lambda: (
-            [
-                p["spec"]["containers"][0]["image"]
-                for p in store.list("Pod", "default", "app=web")[0]
-            ]
-            == ["nginx:2"]
-        ),
-        what="pods of the new template only",
-    )
-    assert store.get("Deployment", "default", "web")["metadata"]["generation"] == 2
-
-
-def test_deleting_an_owner_deletes_its_pods(twin):
-    store, _, changes = twin
-    calico = changes.until(
-        lambda: store.list("Pod", "kube-system", "k8s-app=calico-node")[0], what="calico-node pod"
-    )
-    assert re.fullmatch(r"calico-node-[a-z0-9]{5}", calico[0]["metadata"]["name"])
-    store.delete("Pod", "kube-system", calico[0]["metadata"]["name"])
-    changes.until(
-        lambda: [
-            p
-            for p in store.list("Pod", "kube-system", "k8s-app=calico-node")[0]
-            if p["metadata"]["uid"] != calico[0]["metadata"]["uid"]
-        ],
-        what="the DaemonSet pod recreated",
-    )
-    store.create(deployment("web", {"app": "web"}))
-    changes.until(lambda: store.list("Pod", "default", "app=web")[0], what="a web pod")
-    store.delete("Deployment", "default", "web")
-    changes.until(
-        lambda: (
-            not store.list("Pod", "default", "app=web")[0]
-            and not store.list("ReplicaSet", "default")[0]
-        ),
-        what="the ReplicaSet and pods garbage-collected",
-    )
 
 
 def test_crash_loop_has_the_real_shape(twin):
@@ -316,7 +144,11 @@ def test_stopped_microk8s_reconciles_nothing_and_reboot_restarts_pods(twin):
     store.create(pod("late"))
     cluster.reboot()
     threading.Event().wait(0.6)  # a negative check: nothing may reconcile in this window
-    assert not store.get("Pod", "default", "late").get("status")
+    # only what the API server gave it at creation: no kubelet has touched it
+    assert store.get("Pod", "default", "late")["status"] == {
+        "phase": "Pending",
+        "qosClass": "BestEffort",
+    }
     cluster.set_running(True)
     assert condition(store.get("Node", None, NODE_NAME), "Ready")["status"] == "True"
 
@@ -373,3 +205,40 @@ def test_stop_leaves_no_threads():
     cluster.stop()
     cluster.stop()
     assert set(threading.enumerate()) <= before
+
+
+def test_disk_pressure_keeps_the_node_ready_but_tainted():
+    store = ObjectStore()
+    cluster = Cluster(store, NODE_NAME, frozenset({"disk-pressure"}))
+    changes = Changes(store)
+    cluster.start()
+    try:
+        node = store.get("Node", None, NODE_NAME)
+        assert condition(node, "Ready")["status"] == "True"
+        pressure = condition(node, "DiskPressure")
+        assert (pressure["status"], pressure["reason"]) == ("True", "KubeletHasDiskPressure")
+        taint = {"key": "node.kubernetes.io/disk-pressure", "effect": "NoSchedule"}
+        assert node["spec"]["taints"] == [taint]
+        store.create(pod("plain"))
+        scheduled = changes.until(
+            lambda: condition(store.get("Pod", "default", "plain"), "PodScheduled"),
+            what="the scheduler's verdict",
+        )
+        assert scheduled["reason"] == "Unschedulable"
+        assert (
+            "1 node(s) had untolerated taint {node.kubernetes.io/disk-pressure: }"
+            in (scheduled["message"])
+        )
+        changes.until(  # DaemonSet pods tolerate it
+            lambda: [
+                p
+                for p in store.list("Pod", "kube-system", "k8s-app=calico-node")[0]
+                if (p.get("status") or {}).get("phase") == "Running"
+            ],
+            what="calico-node Running on the tainted node",
+        )
+        cluster.set_running(False)
+        cluster.set_running(True)
+        assert condition(store.get("Node", None, NODE_NAME), "DiskPressure")["status"] == "True"
+    finally:
+        cluster.stop()

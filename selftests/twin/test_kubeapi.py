@@ -2,35 +2,32 @@
 
 Each test gets a fresh store and server (HTTPS, client certificate required) on loopback, and a
 client built the way the suite builds it: from the kubeconfig `microk8s config` would print,
-pointed at the server's port. Everything started here is stopped by the fixtures.
+pointed at the server's port (fixtures in conftest.py). Everything started here is stopped by
+the fixtures. Watches: test_kubeapi_watch.py; write semantics: test_apiadmission.py and
+test_apideletion.py.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kubernetes import client, watch
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from fixtures.kube import Kube, api_client_from_kubeconfig, kubeconfig_port
+from fixtures.kube import Kube, kubeconfig_port
+from selftests.twin.apisupport import bound_pod as pod
 from twin.kubeapi import KubeApiServer
-from twin.pki import Pki, make_pki
+from twin.pki import Pki
 from twin.store import ObjectStore
 
 
-def pod(name: str, phase: str = "Pending", node: str = "edge", **labels: str) -> dict:
-    """A pod complete enough for the client's models."""
-    return {
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": "default", "labels": labels},
-        "spec": {"nodeName": node, "containers": [{"name": "main", "image": "busybox"}]},
-        "status": {"phase": phase},
-    }
+def add_pod(store: ObjectStore, name: str, phase: str, node: str = "edge", **labels: str) -> None:
+    """Create a pod, then give it the phase a kubelet would report."""
+    store.create(pod(name, node, **labels))
+    store.patch("Pod", "default", name, lambda p: p["status"].update(phase=phase))
 
 
 def akri_crd(kind: str, plural: str) -> dict:
@@ -61,38 +58,6 @@ def akri_crd(kind: str, plural: str) -> dict:
     }
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture
-def store() -> ObjectStore:
-    return ObjectStore(history=20)
-
-
-@pytest.fixture
-def faults() -> set[str]:
-    return set()
-
-
-@pytest.fixture
-def server(store: ObjectStore, pki: Pki, faults: set[str]) -> Iterator[KubeApiServer]:
-    srv = KubeApiServer(store, pki, faults=faults)
-    srv.start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def kube(server: KubeApiServer, pki: Pki) -> Iterator[Kube]:
-    # the kubeconfig names MicroK8s' port; the client must dial the override instead
-    text = pki.kubeconfig("https://127.0.0.1:16443")
-    k = Kube(api_client_from_kubeconfig(text, f"https://127.0.0.1:{server.port}"))
-    yield k
-    k.close()
-
-
 def test_kubeconfig_is_microk8s_shaped(pki: Pki) -> None:
     text = pki.kubeconfig("https://127.0.0.1:16443")
     assert kubeconfig_port(text) == 16443
@@ -102,7 +67,7 @@ def test_kubeconfig_is_microk8s_shaped(pki: Pki) -> None:
 
 
 def test_get_list_and_not_found_status(kube: Kube, store: ObjectStore) -> None:
-    store.create(pod("web-1", "Running", app="web"))
+    add_pod(store, "web-1", "Running", app="web")
     got = kube.call(kube.core.read_namespaced_pod, "web-1", "default")
     assert got.status.phase == "Running" and got.metadata.uid
     listed = kube.call(kube.core.list_namespaced_pod, "default")
@@ -118,9 +83,9 @@ def test_get_list_and_not_found_status(kube: Kube, store: ObjectStore) -> None:
 
 
 def test_label_and_field_selectors(kube: Kube, store: ObjectStore) -> None:
-    store.create(pod("a", "Running", app="web", tier="fe"))
-    store.create(pod("b", "Pending", app="web", tier="be", canary="yes"))
-    store.create(pod("c", "Running", node="other", app="db"))
+    add_pod(store, "a", "Running", app="web", tier="fe")
+    add_pod(store, "b", "Pending", app="web", tier="be", canary="yes")
+    add_pod(store, "c", "Running", node="other", app="db")
 
     def names(**query: str) -> list[str]:
         listed = kube.call(kube.core.list_namespaced_pod, "default", **query)
@@ -183,52 +148,6 @@ def test_custom_resources_served_only_while_their_crd_exists(
     assert store.list("Pod")[0] == []  # unrelated kinds untouched
 
 
-def test_watch_from_resource_version_sees_later_changes(kube: Kube, store: ObjectStore) -> None:
-    store.create(pod("old"))
-    rv = kube.call(kube.core.list_namespaced_pod, "default").metadata.resource_version
-    store.create(pod("replayed"))
-    later = threading.Timer(0.2, lambda: store.patch("Pod", "default", "old", _run))
-    later.start()
-    seen = []
-    w = watch.Watch()
-    try:
-        for event in w.stream(
-            kube.core.list_namespaced_pod, "default", resource_version=rv, timeout_seconds=5
-        ):
-            seen.append((event["type"], event["object"].metadata.name))
-            if len(seen) == 2:
-                w.stop()
-    finally:
-        later.cancel()
-    assert seen == [("ADDED", "replayed"), ("MODIFIED", "old")]
-
-
-def _run(obj: dict) -> None:
-    obj["status"]["phase"] = "Running"
-
-
-def test_watch_with_selector_sees_leaving_objects_as_deleted(store: ObjectStore) -> None:
-    store.create(pod("p", "Pending", app="web"))
-    _, rv = store.list("Pod")
-    store.patch("Pod", "default", "p", _run)
-    events = store.watch("Pod", "default", None, "status.phase=Pending", rv, timeout=0.1)
-    assert [(t, o["status"]["phase"]) for t, o in events] == [("DELETED", "Pending")]
-
-
-def test_watch_from_too_old_resource_version_is_410(kube: Kube, store: ObjectStore) -> None:
-    store.create(pod("p"))
-    rv = kube.call(kube.core.list_namespaced_pod, "default").metadata.resource_version
-    for i in range(25):  # more than the store's history of 20
-        store.create({"kind": "ConfigMap", "metadata": {"name": f"cm{i}"}})
-    with pytest.raises(ApiException) as err:
-        list(
-            watch.Watch().stream(
-                kube.core.list_namespaced_pod, "default", resource_version=rv, timeout_seconds=2
-            )
-        )
-    assert err.value.status == 410 and err.value.reason.startswith("Expired")
-
-
 def test_client_certificate_is_required(server: KubeApiServer, pki: Pki) -> None:
     cfg = client.Configuration()
     cfg.host = f"https://127.0.0.1:{server.port}"
@@ -265,7 +184,10 @@ def test_pod_log_version_delete_and_discovery(
     assert text == "default/p/main\nb\nc\n"
     assert kube.call(kube.core.read_namespaced_pod_log, "p", "default", tail_lines=1) == "c\n"
     assert kube.call(client.VersionApi(kube.api).get_code).git_version == "v1.34.2"
-    assert kube.call(kube.core.delete_namespaced_pod, "p", "default").metadata.name == "p"
+    deleted = kube.call(kube.core.delete_namespaced_pod, "p", "default")
+    # bound to a node: graceful, it waits for a kubelet (none here) until forced
+    assert deleted.metadata.name == "p" and deleted.metadata.deletion_timestamp
+    kube.call(kube.core.delete_namespaced_pod, "p", "default", grace_period_seconds=0)
     assert store.get("Pod", "default", "p") is None
     groups = kube.call(client.ApisApi(kube.api).get_api_versions)
     assert "apps" in [g.name for g in groups.groups]
@@ -308,23 +230,3 @@ def test_services_get_cluster_ips_and_node_ports(store: ObjectStore) -> None:
     reapplied = store.apply(svc)  # kubectl apply again: same addresses, no new event
     assert reapplied["spec"] == created["spec"]
     assert reapplied["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
-
-
-def test_stop_ends_open_watches_and_threads(kube: Kube, server: KubeApiServer) -> None:
-    failures: list[BaseException] = []
-
-    def long_watch() -> None:
-        try:
-            list(watch.Watch().stream(kube.core.list_namespaced_pod, "default", timeout_seconds=60))
-        except Exception as exc:  # the stream may end cleanly or by a reset: both are fine
-            failures.append(exc)
-
-    watcher = threading.Thread(target=long_watch)
-    watcher.start()
-    time.sleep(0.2)  # let the watch reach the server
-    started = time.monotonic()
-    server.stop()
-    watcher.join(5)
-    assert not watcher.is_alive()
-    assert time.monotonic() - started < 3
-    assert not [t for t in threading.enumerate() if "process_request" in t.name]

@@ -248,3 +248,56 @@ def test_delete_cascades_and_cluster_down_refuses(kubectl):
     rc, _, err = kubectl.run(["get", "pods"])
     assert rc == 1 and "The connection to the server 127.0.0.1:16443 was refused" in err
     assert kubectl.run(["version", "--client"])[0] == 0
+
+
+def _akri_crd(kind: str, short: str, categories: list[str]) -> dict:
+    names = {"kind": kind, "plural": kind.lower() + "s", "singular": kind.lower()}
+    names.update(shortNames=[short], categories=categories)
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{kind.lower()}s.akri.sh"},
+        "spec": {
+            "group": "akri.sh",
+            "names": names,
+            "scope": "Namespaced",
+            "versions": [{"name": "v0", "served": True, "storage": True}],
+        },
+        "status": {"acceptedNames": names},
+    }
+
+
+def test_short_names_and_all_come_from_discovery(kubectl):
+    """`kubectl get all` expands the `all` category as discovery publishes it (akri-facts 12)."""
+    store = kubectl.store
+    store.create(_akri_crd("Configuration", "akric", ["all"]))
+    store.create(_akri_crd("Instance", "akrii", []))  # a chart before 0.13.24
+    for kind, name in (("Configuration", "akri-udev-video"), ("Instance", "akri-udev-video-1")):
+        store.create({"apiVersion": "akri.sh/v0", "kind": kind, "metadata": {"name": name}})
+    ok(kubectl, "apply", "-f", "-", stdin=APP)
+    ok(kubectl, "wait", "--for=condition=Available", "deploy/akri-video-streaming-app")
+    names = ok(kubectl, "get", "all", "-o", "name").split()
+    kinds = list(dict.fromkeys(n.split("/")[0] for n in names))
+    assert kinds == [
+        "pod",
+        "service",
+        "deployment.apps",
+        "replicaset.apps",
+        "configuration.akri.sh",
+    ]
+    assert "instance.akri.sh/akri-udev-video-1" not in names
+    assert ok(kubectl, "get", "akrii", "-o", "name") == "instance.akri.sh/akri-udev-video-1\n"
+    assert ok(kubectl, "get", "po", "-o", "name").startswith("pod/akri-video-streaming-app-")
+    rc, _, err = kubectl.run(["get", "pods", "--field-selector", "spec.foo=x"])
+    assert rc == 1 and "field label not supported: spec.foo" in err
+
+
+def test_a_deleted_pod_reads_terminating_until_it_is_gone(kubectl):
+    kubectl.cluster.add_pod_behaviour(
+        lambda p: PodBehaviour(stop_after=30.0) if p["metadata"]["name"] == "lingering" else None
+    )
+    ok(kubectl, "apply", "-f", "-", stdin=BROKER.replace("akri-udev-video-3a9f0c-pod", "lingering"))
+    ok(kubectl, "wait", "--for=condition=Ready", "pod/lingering", "--timeout=10s")
+    kubectl.store.delete("Pod", "default", "lingering")
+    row = ok(kubectl, "get", "pod", "lingering", "--no-headers").split()
+    assert row[2] == "Terminating"

@@ -3,7 +3,14 @@
 Formats follow akri-facts section 5: `status --format yaml` prints Python-style booleans, the
 rbac addon always reads as enabled (its check is the cluster-admin role), the real RBAC mode is
 in the apiserver args file, dns is on by default since 1.27, dashboard is gone in 1.36, and
-`microk8s config` carries an x509 client certificate.
+`microk8s config` carries an x509 client certificate. The apiserver reads its args file when it
+starts: `--allow-privileged=true` decides whether it admits privileged pods (5.3). Enabling rbac
+restarts it, and `microk8s enable` returns without waiting for it to come back (core-addons'
+rbac enable script), so MicroK8s reads as not running for a moment. The install hook links
+`/var/lib/kubelet` into the snap only if it did not exist (5.3). Faults: `kubelet-dir-not-linked`
+(the node already had a /var/lib/kubelet directory), `privileged-not-allowed` (the args file lost
+`--allow-privileged=true` before the rbac restart read it), `microk8s-other-track` (MicroK8s
+1.33/stable was on the node before the run).
 """
 
 from __future__ import annotations
@@ -43,12 +50,50 @@ APISERVER_ARGS = """--cert-dir=${SNAP_DATA}/certs
 --kubelet-preferred-address-types=InternalIP,Hostname,InternalDNS,ExternalDNS,ExternalIP
 """
 KUBELET_ROOT = "snap/microk8s/common/var/lib/kubelet"
+# how long the modelled apiserver restart keeps MicroK8s not ready (a real one takes seconds more;
+# any window shows whether the suite waits for it)
+APISERVER_RESTART_SECONDS = 0.5
+PREINSTALLED_CHANNEL = "1.33/stable"  # the `microk8s-other-track` fault
 
 
 def channel_minor(channel: str) -> int:
     """36 for "1.36/stable" and for "latest/stable" (the newest track)."""
     track = channel.split("/")[0]
     return 36 if track == "latest" else int(track.split(".")[1])
+
+
+def _apiserver_args_path(daemon) -> str:
+    return f"snap/microk8s/{daemon.snap['revision']}/args/kube-apiserver"
+
+
+def _start_apiserver(daemon) -> None:
+    """The apiserver (re)reads its args file: the admission policy follows it (5.3)."""
+    flags = (daemon.node.var(_apiserver_args_path(daemon)) or "").split()
+    allowed = "--allow-privileged=true" in flags or "--allow-privileged" in flags  # a bare flag
+    daemon.store.policy.allow_privileged = allowed
+
+
+def _restart_apiserver(daemon) -> None:
+    """snapctl restart of the apiserver: not ready for a moment, then back with the new args."""
+    _start_apiserver(daemon)
+    if not daemon.microk8s_ready.is_set():
+        return  # not up: it reads the args when it comes up
+    daemon.microk8s_ready.clear()
+
+    def back() -> None:
+        if daemon.cluster.is_running():  # unless MicroK8s was stopped meanwhile
+            daemon.microk8s_ready.set()
+
+    daemon.later(APISERVER_RESTART_SECONDS, back)
+
+
+def _preinstalled(daemon) -> None:
+    """With `microk8s-other-track`: MicroK8s from another track was there before the run.
+
+    Installed at the first snap or microk8s command: the first moment anything observes it.
+    """
+    if "microk8s-other-track" in daemon.faults and daemon.snap is None:
+        _snap_install(daemon, [f"--channel={PREINSTALLED_CHANNEL}"])
 
 
 def _snap_install(daemon, argv: list[str]) -> Answer:
@@ -76,12 +121,17 @@ def _snap_install(daemon, argv: list[str]) -> Answer:
     current.symlink_to(str(revision))
     node.var_path(KUBELET_ROOT).mkdir(parents=True, exist_ok=True)
     kubelet = node.var_path("lib/kubelet")
+    if "kubelet-dir-not-linked" in daemon.faults:
+        # the fault: a /var/lib/kubelet directory was already there (an earlier kubeadm or k3s
+        # install left it), so the install hook leaves it alone (akri-facts 5.3)
+        kubelet.mkdir(parents=True, exist_ok=True)
     if not kubelet.exists() and not kubelet.is_symlink():
         kubelet.parent.mkdir(parents=True, exist_ok=True)
         kubelet.symlink_to("/var/" + KUBELET_ROOT)
     group = node.etc("group") or ""
     if not re.search(r"^microk8s:", group, re.M):
         node.etc("group", group + "microk8s:x:998:\n")
+    _start_apiserver(daemon)
     daemon.boot_microk8s()
     return Answer(0, f"microk8s ({channel}) {version} from Canonical\u2713 installed\n")
 
@@ -92,6 +142,7 @@ def snap(daemon, call: Call) -> Answer:
     argv = call.argv
     verb = argv[0] if argv else "help"
     with daemon.node.lock:
+        _preinstalled(daemon)
         if verb == "list":
             if daemon.snap is None:
                 if len(argv) > 1:
@@ -180,13 +231,20 @@ def _enable(daemon, names: list[str]) -> Answer:
             out.append("Addon core/helm3 is already enabled")
             continue
         if name == "rbac":
-            path = f"snap/microk8s/{daemon.snap['revision']}/args/kube-apiserver"
+            path = _apiserver_args_path(daemon)
             args = daemon.node.var(path) or ""
-            daemon.node.var(
-                path,
-                args.replace("--authorization-mode=AlwaysAllow", "--authorization-mode=RBAC,Node"),
-            )
-            out += ["Enabling RBAC", "Reconfiguring apiserver", "RBAC is enabled"]
+            new = args.replace("--authorization-mode=AlwaysAllow", "--authorization-mode=RBAC,Node")
+            if "privileged-not-allowed" in daemon.faults:
+                # the fault: something on the node (a hardening script, configuration
+                # management) rewrote the args file without --allow-privileged=true after
+                # MicroK8s first started; this restart is the first to read it
+                new = new.replace("--allow-privileged=true\n", "")
+            daemon.node.var(path, new)
+            out += ["Enabling RBAC", "Reconfiguring apiserver"]
+            if new != args:  # the script restarts the apiserver only when the args changed
+                out.append("Restarting apiserver")
+                _restart_apiserver(daemon)
+            out.append("RBAC is enabled")
             continue
         out.append(f"Infer repository core for addon {name}")
         if name == "dns" and "dns-disabled" in daemon.faults:
@@ -200,6 +258,8 @@ def _enable(daemon, names: list[str]) -> Answer:
 @tool("microk8s")
 def microk8s(daemon, call: Call) -> Answer:
     """microk8s status|enable|config|kubectl|helm3|inspect|start|stop|version"""
+    with daemon.node.lock:
+        _preinstalled(daemon)
     if daemon.snap is None:
         return not_found("microk8s")
     argv = call.argv
