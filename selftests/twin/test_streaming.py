@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import pytest
 from PIL import Image
 
+from fixtures.waits import HostWaitTimeout, wait_until
 from twin.feeders import DeviceFrames
 from twin.streaming import StreamingApp
 from twin.streaming_feeds import BUFFER_ALIGN, PART_HEADER, as_served
@@ -136,14 +137,8 @@ def label(body: bytes) -> str:
     return img.info["comment"].decode()
 
 
-def eventually(check: Callable[[], bool], timeout: float = 5) -> bool:
-    """True as soon as check() holds (polled), False at the deadline."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
+def camera_list(env: Env) -> str:
+    return env.get("/camera_list").read().decode()
 
 
 def test_as_served_pads_to_buffer_size() -> None:
@@ -243,7 +238,9 @@ def test_camera_change_stalls_open_streams(start_app: Callable[..., Env]) -> Non
     resp = conn.getresponse()
     read_parts(resp, 1)
     env.main, env.small = None, ["10.152.183.8:80"]
-    assert eventually(lambda: env.get("/camera_list").read() == b"10.152.183.8:80")
+    wait_until(
+        lambda: camera_list(env), lambda seen: seen == "10.152.183.8:80", timeout=5, what="new list"
+    )
     late = b""  # a frame the old feed thread got before it ended may still come
     with pytest.raises(TimeoutError):  # then no more parts and no end: the stream stalls
         while True:
@@ -254,9 +251,8 @@ def test_camera_change_stalls_open_streams(start_app: Callable[..., Env]) -> Non
     resp = env.get("/camera_frame_feed/0")
     assert (resp.status, resp.read()) == (500, b"")  # no main camera any more
     env.small = [*SMALL, "10.152.183.8:80"]
-    assert eventually(
-        lambda: env.get("/camera_list").read().decode() == ",".join(sorted(env.small))
-    )
+    wanted = ",".join(sorted(env.small))
+    wait_until(lambda: camera_list(env), lambda seen: seen == wanted, timeout=5, what=wanted)
     assert label(read_parts(env.get("/camera_frame_feed/1"), 1)[0]).startswith("/dev/video1")
 
 
@@ -282,7 +278,7 @@ def test_merge_waiting_on_a_stuck_feed_hangs_the_pages(start_app: Callable[..., 
     env = start_app(small=[*SMALL, SILENT])
     assert not hangs(env, "/camera_list")
     env.small = list(SMALL)  # the merge waits for the feed thread stuck in GetFrame
-    assert eventually(lambda: hangs(env, "/camera_list"))
+    wait_until(lambda: hangs(env, "/camera_list"), bool, timeout=5, what="/camera_list to hang")
     assert hangs(env, "/") and hangs(env, "/camera_frame_feed/1")
 
 
@@ -308,9 +304,20 @@ def test_a_failed_services_list_ends_the_refresh_for_good(start_app: Callable[..
     env = start_app()
     env.fail_lists = True
     assert env.app is not None
-    assert eventually(lambda: any("refresh_cameras" in line for line in env.app.log))
+    wait_until(
+        lambda: [line for line in env.app.log if "refresh_cameras" in line],
+        bool,
+        timeout=5,
+        what="the refresh thread to die",
+    )
     env.fail_lists, env.small = False, SMALL[:1]
-    assert not eventually(lambda: env.get("/camera_list").read().decode() == MAIN + "+", 2.5)
+    with pytest.raises(HostWaitTimeout):  # two refresh periods and more: nothing follows
+        wait_until(
+            lambda: camera_list(env),
+            lambda seen: seen != f"{MAIN}+{','.join(SMALL)}",
+            timeout=2.5,
+            what="the app to follow the change",
+        )
 
 
 def test_fault_no_feeds(start_app: Callable[..., Env]) -> None:
