@@ -3,11 +3,13 @@
 `microk8s ctr` is containerd's client in the `k8s.io` namespace, the one the kubelet uses
 (akri-facts 5.3), so an image pulled with it is there for a pod with `imagePullPolicy:
 IfNotPresent`. What the registries hold follows the facts: project-akri/examples pushes
-`v<version>-dev`, `v<semver>` and `pr-N` tags and no `latest`/`latest-dev` (akri-facts 1.2);
-whether a given tag still pulls today is UNCONFIRMED (akri-facts 10), so every other reference
-pulls. Fault `app-image-missing`: the registry has no manifest for the streaming app's tag (a
-tag that was never pushed or was removed, akri-facts 1.2/F13), and answers as containerd
-reports a registry 404.
+`v<version>-dev` on every push to main (version.txt is 0.13.21 at the facts' snapshot), `pr-N`
+for pull requests, `v<semver>` only on releases (none yet), and no `latest`/`latest-dev`
+(akri-facts 1.2). Whether other images still pull today is UNCONFIRMED (akri-facts 10), so
+they pull. Errors read as containerd words them (pull.go wraps the resolver's error in `failed
+to resolve reference`; a registry 404 is `<ref>: not found`). Fault `app-image-missing`: the
+registry has no manifest for the streaming app's tag (never pushed or removed, akri-facts
+1.2 and F13).
 """
 
 from __future__ import annotations
@@ -18,17 +20,21 @@ from twin.tools import Answer
 
 APP_REPOSITORY = re.compile(r"/video-streaming-app:[^/]+$")
 EXAMPLES = "ghcr.io/project-akri/examples/"
-# examples/.github/workflows/*.yml: type=ref (pr-N), type=semver (v<semver>), raw v<ver>-dev
-EXAMPLES_TAG = re.compile(r"pr-\d+|v\d+\.\d+\.\d+(?:-dev)?|v\d+\.\d+")
+EXAMPLES_VERSION = (0, 13, 21)
+_DEV_TAG = re.compile(r"v(\d+)\.(\d+)\.(\d+)-dev")
 
 
 def exists(ref: str, faults: frozenset[str]) -> bool:
     """Whether the registry serves a manifest for `ref` (fully qualified)."""
     if "app-image-missing" in faults and APP_REPOSITORY.search(ref):
         return False
-    if ref.startswith(EXAMPLES):
-        return EXAMPLES_TAG.fullmatch(ref.rpartition(":")[2]) is not None
-    return True
+    if not ref.startswith(EXAMPLES):
+        return True
+    tag = ref.rpartition(":")[2]
+    dev = _DEV_TAG.fullmatch(tag)
+    if dev:
+        return tuple(int(n) for n in dev.groups()) <= EXAMPLES_VERSION
+    return re.fullmatch(r"pr-\d+", tag) is not None
 
 
 def ctr(argv: list[str], faults: frozenset[str], running: bool) -> Answer:
