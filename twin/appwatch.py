@@ -7,9 +7,9 @@ the API objects as `get_camera_display` does (akri-facts 3.2): every namespace, 
 named `<CONFIGURATION_NAME>-svc`, the small ones matching `<CONFIGURATION_NAME>-[\\da-f]{6}-svc`
 (a prefix match), each with exactly one port named `grpc`. A service URL `ip:port` leads, as
 kube-proxy routes it, to the devices of the ready broker pods behind that service and port.
-Faults, both on the app's first start:
-`app-wedged` (a stray request for a negative feed id left the camera lock held) and
-`stale-camera-list` (the app's camera refresh died and it still holds a service's old address).
+Faults, both on the app's first start: `app-wedged` (a stray request for a negative feed id
+left the camera lock held) and `stale-camera-list` (the app's camera refresh died and it still
+holds a service's old address).
 """
 
 from __future__ import annotations
@@ -126,6 +126,8 @@ class StreamingAppWatcher:
         http = WerkzeugServer(app, port)  # bind first: a busy port starts nothing
         app.boot()
         if self._starts == 1 and "app-wedged" in self.faults:
+            # one such request is enough on a real node: the app's stream_frames indexes
+            # small_cameras[id - 1] between acquire() and release(), with no try/finally
             http.replay(STRAY_REQUEST, STRAY_CLIENT)
         http.start()
         self.server, self._http = app, http
