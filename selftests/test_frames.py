@@ -93,6 +93,12 @@ class Handler(BaseHTTPRequestHandler):
             elif route == "cut":  # the pod goes away in the middle of a chunk
                 self.parts([part(FRAMES[0])])
                 self.wfile.write(b"%x\r\n%s" % (len(part(FRAMES[1])), part(FRAMES[1])[:100]))
+            elif route == "cut-once":  # cut on the first request only (an SSH reconnect)
+                if not getattr(self.server, "cut", False):
+                    self.server.cut = True  # type: ignore[attr-defined]
+                    self.parts([part(FRAMES[0])])
+                else:
+                    self.parts([part(b) for b in FRAMES])
             elif route == "silent":  # no frame ever: Werkzeug sends not even the status line
                 hold.wait(10)
             elif route == "empty-500":  # Response(None, 500)
@@ -173,7 +179,7 @@ def test_fetch_feed_stall_says_it_stalled(server: str) -> None:
         f.fetch_feed(server, "/stall", 2, timeout=1.5)
     assert time.monotonic() - started < 3
     assert err.value.status == 200 and err.value.received > len(FRAMES[0])
-    assert len(err.value.parts) == 1
+    assert len(err.value.parts) == 1 and not err.value.closed
     assert re.search(r"stalled: 1 of 2 parts in 1\.\ds, then nothing for 1\.\ds", str(err.value))
 
 
@@ -187,9 +193,20 @@ def test_fetch_feed_without_status_line(server: str) -> None:
 def test_fetch_feed_clean_end_and_cut_connection(server: str) -> None:
     with pytest.raises(f.FeedError, match="the stream ended after 2 of 3") as err:
         f.fetch_feed(server, "/ended", 3, timeout=5)
-    assert [x.body for x in err.value.parts] == FRAMES[:2]
-    with pytest.raises(f.FeedError, match="closed in the middle of a chunk after 1 of 2"):
+    assert [x.body for x in err.value.parts] == FRAMES[:2] and err.value.closed
+    with pytest.raises(f.FeedError, match="closed in the middle of a chunk after 1 of 2") as cut:
         f.fetch_feed(server, "/cut", 2, timeout=5)
+    assert cut.value.closed  # the app never ends a stream: the suite may open it again
+
+
+def test_read_feed_opens_a_cut_feed_once_more(server: str) -> None:
+    result = f.read_feed(server, "/cut-once", 3, timeout=5)
+    assert [x.body for x in result.parts] == FRAMES[:3]
+    with pytest.raises(f.FeedError, match="opened again after a first connection ended"):
+        f.read_feed(server, "/ended", 3, timeout=5)
+    with pytest.raises(f.FeedError, match="stalled") as stalled:
+        f.read_feed(server, "/stall", 2, timeout=1.5)
+    assert "opened again" not in str(stalled.value)  # a stall is a verdict
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ import pytest
 
 from fixtures import names
 from fixtures.feedmap import akri_services, feed_sources
-from fixtures.frames import FeedError, fetch_feed
+from fixtures.frames import FeedError, read_feed
 from fixtures.jpeg import frames_differ, inspect_jpeg
 from fixtures.kstate import pods_summary, service_summary
 from fixtures.kwaits import wait_for
@@ -209,9 +209,10 @@ def feeds(app_url, settings, kube, reports_frames):
     sources = feed_sources(camera_list, services, settings.cameras + 1)
 
     def read(source):
-        path = f"/camera_frame_feed/{source.id}"
         try:
-            return fetch_feed(app_url, path, PARTS, settings.frame_timeout)
+            return read_feed(
+                app_url, f"/camera_frame_feed/{source.id}", PARTS, settings.frame_timeout
+            )
         except FeedError as exc:
             return exc
 
