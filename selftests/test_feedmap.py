@@ -46,7 +46,7 @@ def test_feeds_are_named_by_camera() -> None:
     assert {k: entry[k] for k in ("id", "file", "source", "service")} == {
         "id": 1,
         "file": "cam2.jpg",
-        "source": "cam2 /dev/video2 (akri-udev-video-64ce1a)",
+        "source": "akri-udev-video-64ce1a",
         "service": "akri-udev-video-64ce1a-svc",
     }
     assert (entry["camera"], entry["devnode"], entry["instance"]) == (
@@ -91,8 +91,8 @@ def test_contact_sheet_reads_frames_by_camera(tmp_path: Path) -> None:
         (1, "cam2.jpg", "cam2 /dev/video2"),
         (2, "cam1.jpg", "cam1 /dev/video1"),
     ]
-    assert found[1].label == "feed 1: cam2 /dev/video2 (akri-udev-video-64ce1a)"
-    assert found[0].source == "configuration service akri-udev-video-svc (any broker)"
+    assert found[1].label == "feed 1 (cam2 /dev/video2): akri-udev-video-64ce1a"
+    assert found[0].label == "feed 0 (any camera): configuration service (any broker)"
     assert all(f.ok and (f.width, f.height) == (640, 480) for f in found)
     sheet = make_contact_sheet(tmp_path)
     assert sheet is not None
