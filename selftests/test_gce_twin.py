@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from fixtures.contact_sheet import feeds
 from selftests.fakegce import FakeCompute
 from selftests.gce_support import agent_for, run_gce, twin_node  # noqa: F401
 
@@ -38,4 +39,4 @@ def test_whole_suite_green_through_the_gce_target(tmp_path, twin_node):  # noqa:
     assert props["gce_external_ip"] == "127.0.0.1"
     assert fake.rejections == [] and len(deletes) == 1 and left == []
     assert run.temp_leftovers == []
-    assert len(list((tmp_path / "reports" / "frames").glob("feed-*.jpg"))) >= 2
+    assert len(feeds(tmp_path / "reports" / "frames")) >= 2

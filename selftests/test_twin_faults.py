@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.contact_sheet import feeds
 from fixtures.plan import LAYERS
 from fixtures.waits import wait_until
 from twin.faults import FAULTS
@@ -186,8 +187,8 @@ def test_healthy_twin_is_green(tmp_path, attempt):
     proc, cases = run_suite(tmp_path)
     assert proc.returncode == 0, proc.stdout[-4000:]
     assert len(cases) >= 30 and all(c["outcome"] == "passed" for c in cases)
-    frames = sorted((tmp_path / "reports" / "frames").glob("feed-*.jpg"))
-    assert len(frames) == 3
+    frames = sorted(f.path.name for f in feeds(tmp_path / "reports" / "frames"))
+    assert frames == ["cam1.jpg", "cam2.jpg", "feed-0-any-camera.jpg"], frames
     props = {
         p.get("name"): p.get("value")
         for p in ET.parse(tmp_path / "junit.xml").getroot().iter("property")

@@ -1,15 +1,23 @@
-"""Layer 7, streaming: the app lists every camera and serves live JPEG frames over HTTP."""
+"""Layer 7, streaming: the app lists every camera and serves live JPEG frames over HTTP.
+
+Feeds are named by the camera they show (`feed 2 (cam2 /dev/video2)`, fixtures.feedmap), and
+the first frame of each is kept under `<reports-dir>/frames/` as `cam2.jpg` (the configuration
+service's feed as `feed-0-any-camera.jpg`) with `frames/feeds.json` saying where each came from.
+"""
 
 import http.client
 import json
 import re
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from fixtures import names
-from fixtures.frames import FeedError, fetch_feed, frames_differ, inspect_jpeg
+from fixtures.feedmap import akri_services, feed_sources
+from fixtures.frames import FeedError, read_feed
+from fixtures.jpeg import frames_differ, inspect_jpeg
 from fixtures.kstate import pods_summary, service_summary
 from fixtures.kwaits import wait_for
 from fixtures.probes import assert_installed
@@ -24,6 +32,8 @@ pytestmark = [
     ),
 ]
 PARTS = 3
+ANSWER_TIMEOUT = 10.0  # a page or an error answer comes at once; only feeds wait for frames
+RESTART = f"kubectl rollout restart deployment {names.APP}"
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +42,7 @@ def layer(installed):
 
 
 def test_streaming_install(layer, settings, versions):
-    """The app's manifest from this repository, applied with the configured image."""
+    """The app image pulls, and the app's manifest from this repository is applied with it."""
     versions["streaming_app_image"] = settings.streaming_app_image
     assert_installed(layer, "streaming", settings.install)
 
@@ -89,162 +99,178 @@ def app_url(node, kube):
     return f"http://127.0.0.1:{node.app_port(node_port)}"
 
 
-def _get(url: str, path: str) -> tuple[int, str]:
+@dataclass(frozen=True)
+class Answer:
+    """One short answer of the app: status and body, or why there was none (status 0)."""
+
+    status: int
+    body: str = ""
+    error: str = ""
+
+    def __str__(self) -> str:
+        if self.error:
+            return self.error
+        return f"HTTP {self.status}, {len(self.body)} bytes {self.body[:120]!r}"
+
+
+def _get(url: str, path: str) -> Answer:
     host, port = url.removeprefix("http://").split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    conn = http.client.HTTPConnection(host, int(port), timeout=ANSWER_TIMEOUT)
+    try:
+        conn.connect()
+    except OSError as exc:
+        return Answer(0, error=f"cannot connect: {exc!r}")
     try:
         conn.request("GET", path)
         resp = conn.getresponse()
-        return resp.status, resp.read().decode(errors="replace")
-    except OSError as exc:
-        return 0, f"({exc})"
+        return Answer(resp.status, resp.read().decode(errors="replace"))
+    except TimeoutError:
+        return Answer(0, error=f"no answer within {ANSWER_TIMEOUT:.0f}s (connected, no status)")
+    except (OSError, http.client.HTTPException) as exc:
+        return Answer(0, error=f"no answer: {exc!r}")
     finally:
         conn.close()
 
 
 @pytest.mark.prereq("test_streaming_app_available")
+def test_unknown_feed_is_500(app_url, settings):
+    """Feed ids the app does not know answer 500: past the last camera, and not a number.
+
+    The first requests to the app: a Ready app that answers nothing fails here, and the other
+    HTTP checks wait on this one. Never ask for a negative id: below -N it raises inside the
+    app's camera lock and hangs the real app.
+    """
+    asked = {
+        f"/camera_frame_feed/{settings.cameras + 1}": "an empty body (Response(None, 500))",
+        "/camera_frame_feed/not-a-number": "Flask's Internal Server Error page",
+    }
+    answers = {path: _get(app_url, path) for path in asked}
+    wrong = [
+        f"GET {path}: {answers[path]}; expected HTTP 500 with {body}"
+        for path, body in asked.items()
+        if answers[path].status != 500
+    ]
+    hung = any(a.status == 0 for a in answers.values())
+    hint = (
+        f"\nA Ready app that does not answer holds its camera lock (akri-facts 3.2): a merge "
+        f"waits for a feed thread stuck in GetFrame, or a request raised inside the lock; "
+        f"look at its log (kubectl logs deployment/{names.APP}) and restart it ({RESTART})"
+    )
+    assert not wrong, "\n".join(wrong) + (hint if hung else "")
+
+
+@pytest.mark.prereq("test_unknown_feed_is_500")
 def test_index_lists_feeds(app_url, settings):
     """GET / is the "Akri Demo" page with one camera_frame_feed per service (main + cameras)."""
     wanted = {f"/camera_frame_feed/{i}" for i in range(settings.cameras + 1)}
 
-    def links(page):
-        return set(re.findall(r"/camera_frame_feed/\d+", page[1]))
+    def links(answer):
+        return set(re.findall(r"/camera_frame_feed/\d+", answer.body))
 
     page, _ = wait_until(
         lambda: _get(app_url, "/"),
-        lambda p: p[0] == 200 and links(p) == wanted,
+        lambda a: a.status == 200 and links(a) == wanted,
         timeout=settings.ready_timeout,
         what="index page with every feed",
-        describe=lambda p: f"HTTP {p[0]}, links {sorted(links(p))}, page starts {p[1][:200]!r}",
+        describe=lambda a: f"{a} with links {sorted(links(a))}",
     )
-    assert "Akri Demo" in page[1], f"the index page is not the Akri demo: {page[1][:300]!r}"
+    assert "Akri Demo" in page.body, f"the index page is not the Akri demo: {page.body[:300]!r}"
 
 
-@pytest.mark.prereq("test_streaming_app_available")
+@pytest.mark.prereq("test_unknown_feed_is_500")
 def test_camera_list(app_url, kube, settings):
-    """/camera_list is "<config svc>+<instance svcs>" by cluster IP, as the app builds it."""
-    services = kube.call(
-        kube.core.list_namespaced_service, names.NAMESPACE, label_selector="controller=akri.sh"
-    ).items
-    main = [
-        f"{s.spec.cluster_ip}:80"
-        for s in services
-        if s.metadata.name == names.CONFIGURATION_SERVICE
-    ]
-    small = sorted(
-        f"{s.spec.cluster_ip}:80"
-        for s in services
-        if names.INSTANCE_NAME.match(s.metadata.name.removesuffix("-svc"))
+    """/camera_list is "<config svc>+<instance svcs>" by `clusterIP:port`, as the app builds it."""
+    services = akri_services(kube)
+    expected = services.camera_list()
+    assert len(services.small) == settings.cameras and services.main, (
+        f"expected the configuration service and {settings.cameras} instance services, "
+        f"found {expected!r}"
     )
-    expected = f"{main[0] if main else ''}+{','.join(small)}"
-    seen, _ = wait_until(
+    wait_until(
         lambda: _get(app_url, "/camera_list"),
-        lambda p: p == (200, expected),
+        lambda a: a.status == 200 and a.body == expected,
         timeout=settings.ready_timeout,
-        what=f"/camera_list == {expected!r}",
-        describe=lambda p: f"HTTP {p[0]} {p[1]!r}",
+        what=f"/camera_list to list the Akri services {expected!r}",
+        describe=lambda a: (
+            f"{a}: {services.explain(a.body)}; restart the app? ({RESTART})"
+            if a.status == 200
+            else str(a)
+        ),
     )
-    assert len(small) == settings.cameras, f"expected {settings.cameras} cameras, got {seen[1]!r}"
-
-
-@pytest.mark.prereq("test_streaming_app_available")
-def test_unknown_feed_is_500(app_url, settings):
-    """A feed id past the last camera answers 500, as the app does."""
-    status, _ = _get(app_url, f"/camera_frame_feed/{settings.cameras + 1}")
-    assert status == 500, f"expected HTTP 500 for an unknown feed id, got {status}"
-
-
-def _feed_sources(kube) -> list[dict]:
-    """Where each feed comes from, numbered as the app does (see test_camera_list).
-
-    Feed 0 is the configuration service (any broker); feed k is the k-th Instance service
-    sorted by "clusterIP:80", named after its `akri.sh/instance` label.
-    """
-    services = kube.call(
-        kube.core.list_namespaced_service, names.NAMESPACE, label_selector="controller=akri.sh"
-    ).items
-    small = sorted(
-        (s for s in services if names.INSTANCE_NAME.match(s.metadata.name.removesuffix("-svc"))),
-        key=lambda s: f"{s.spec.cluster_ip}:80",
-    )
-    sources = [
-        {
-            "id": 0,
-            "service": names.CONFIGURATION_SERVICE,
-            "source": "configuration service (any broker)",
-            "instance": None,
-        }
-    ]
-    for k, svc in enumerate(small, start=1):
-        instance = (svc.metadata.labels or {}).get("akri.sh/instance")
-        sources.append(
-            {
-                "id": k,
-                "service": svc.metadata.name,
-                "cluster_ip": svc.spec.cluster_ip,
-                "instance": instance,
-            }
-        )
-    return sources
 
 
 @pytest.fixture(scope="module")
-def feeds(app_url, settings, kube):
-    """PARTS frames of every feed, read concurrently; the first frame of each is kept."""
-    ids = list(range(settings.cameras + 1))
+def feeds(app_url, settings, kube, reports_frames):
+    """PARTS frames of every feed (or the FeedError), read concurrently; first frames kept."""
+    services = akri_services(kube)
+    listed = _get(app_url, "/camera_list")
+    # numbered as the app numbers them; a list the app did not give is the cluster's
+    camera_list = listed.body if listed.status == 200 else services.camera_list()
+    sources = feed_sources(camera_list, services, settings.cameras + 1)
 
-    def read(i):
+    def read(source):
         try:
-            return fetch_feed(app_url, f"/camera_frame_feed/{i}", PARTS, settings.frame_timeout)
+            return read_feed(
+                app_url, f"/camera_frame_feed/{source.id}", PARTS, settings.frame_timeout
+            )
         except FeedError as exc:
             return exc
 
-    with ThreadPoolExecutor(max_workers=len(ids)) as pool:
-        results = dict(zip(ids, pool.map(read, ids), strict=True))
-    frames_dir = Path(settings.reports_dir) / "frames"
-    frames_dir.mkdir(parents=True, exist_ok=True)
-    saved = set()
-    for i, result in results.items():
-        if not isinstance(result, Exception) and result.parts:
-            (frames_dir / f"feed-{i}.jpg").write_bytes(result.parts[0].body)
-            saved.add(i)
-    try:
-        sources = _feed_sources(kube)
-    except Exception as exc:  # the frames are kept either way; only their labels are lost
-        sources = [{"id": i, "source": f"unknown ({exc})"} for i in ids]
-    for source in sources:
-        source["file"] = f"feed-{source['id']}.jpg" if source["id"] in saved else None
-    (frames_dir / "feeds.json").write_text(json.dumps({"feeds": sources}, indent=2) + "\n")
-    return results
+    with ThreadPoolExecutor(max_workers=len(sources)) as pool:
+        results = list(pool.map(read, sources))
+    after = _get(app_url, "/camera_list")
+    changed = after.status == 200 and after.body != camera_list
+    listing = []
+    for source, result in zip(sources, results, strict=True):
+        if result.parts:  # a feed that failed after a part still shows what it sent
+            (reports_frames / source.file).write_bytes(result.parts[0].body)
+        listing.append(source.listing(bool(result.parts)))
+    (reports_frames / "feeds.json").write_text(json.dumps({"feeds": listing}, indent=2) + "\n")
+    note = (
+        f"\n(the app's camera list changed during the read, {camera_list!r} -> "
+        f"{after.body!r}: open streams stall when it does, akri-facts 3.2 and 15)"
+        if changed
+        else ""
+    )
+    return list(zip(sources, results, strict=True)), note
 
 
-@pytest.mark.prereq("test_streaming_app_available")
+@pytest.fixture(scope="module")
+def reports_frames(settings) -> Path:
+    frames = Path(settings.reports_dir) / "frames"
+    frames.mkdir(parents=True, exist_ok=True)
+    return frames
+
+
+@pytest.mark.prereq("test_unknown_feed_is_500")
 def test_feeds_deliver_jpeg(feeds):
     """Every feed gives 3 complete JPEG parts that decode at 640x480 within --frame-timeout."""
+    results, note = feeds
     problems = []
-    for i, result in feeds.items():
+    for source, result in results:
         if isinstance(result, Exception):
-            problems.append(f"feed {i}: {result}")
+            problems.append(f"{source.label}: {result}")
             continue
         for k, part in enumerate(result.parts):
             info = inspect_jpeg(part.body)
             if not info.ok or (info.width, info.height) != names.FRAME_SIZE:
                 problems.append(
-                    f"feed {i} part {k}: {info.error or f'{info.width}x{info.height}'}"
+                    f"{source.label} part {k}: {info.error or f'{info.width}x{info.height}'}"
                     f" ({info.size} bytes, starts {part.body[:4].hex()})"
                 )
     assert not problems, (
         f"expected {PARTS} JPEG frames of {names.FRAME_SIZE[0]}x"
-        f"{names.FRAME_SIZE[1]} per feed:\n  " + "\n  ".join(problems)
+        f"{names.FRAME_SIZE[1]} per feed:\n  " + "\n  ".join(problems) + note
     )
 
 
 @pytest.mark.prereq("test_feeds_deliver_jpeg")
 def test_feeds_are_live(feeds):
     """Successive frames of every feed differ: the cameras are live, not frozen."""
+    results, _note = feeds
     frozen = [
-        f"feed {i}"
-        for i, r in feeds.items()
+        source.label
+        for source, r in results
         if not any(
             frames_differ(a.body, b.body) for a, b in zip(r.parts, r.parts[1:], strict=False)
         )

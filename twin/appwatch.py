@@ -1,9 +1,15 @@
 """Runs the streaming app's HTTP server when the cluster says its pod serves.
 
 Plays kube-proxy and the app container: once the `akri-video-streaming-app` Deployment has a
-ready pod and its NodePort Service exists, the real HTTP server listens on the node port (on
-loopback); the app's camera discovery reads Services from the API objects exactly as the app
-does (akri-facts 3.2), and a service URL leads to the devices of the broker pods behind it.
+ready pod and its NodePort Service exists, the app boots (reads its cameras) and its Werkzeug
+server listens on the node port (on loopback). The app's camera discovery reads Services from
+the API objects as `get_camera_display` does (akri-facts 3.2): every namespace, the main camera
+named `<CONFIGURATION_NAME>-svc`, the small ones matching `<CONFIGURATION_NAME>-[\\da-f]{6}-svc`
+(a prefix match), each with exactly one port named `grpc`. A service URL `ip:port` leads, as
+kube-proxy routes it, to the devices of the ready broker pods behind that service and port.
+Faults, both on the app's first start: `app-wedged` (a stray request for a negative feed id
+left the camera lock held) and `stale-camera-list` (the app's camera refresh died and it still
+holds a service's old address).
 """
 
 from __future__ import annotations
@@ -15,11 +21,20 @@ import threading
 from collections.abc import Callable
 
 from twin.feeders import DeviceFrames
-from twin.streaming import StreamingApp
+from twin.serviceips import SERVICE_CIDR
+from twin.streaming import Cameras, StreamingApp
+from twin.streaming_http import WerkzeugServer
 
 log = logging.getLogger("twin.app")
 APP = "akri-video-streaming-app"
 NODE_PORTS = range(30000, 32768)
+#: a client on the node's network that asked for a feed id below -N (fault `app-wedged`)
+STRAY_REQUEST = b"GET /camera_frame_feed/-99 HTTP/1.1\r\nHost: akri-edge-twin\r\n\r\n"
+STRAY_CLIENT = ("192.0.2.10", 50123)
+
+
+class MaxRetryError(Exception):
+    """What the app's Kubernetes client (urllib3) raises while the API server restarts."""
 
 
 class StreamingAppWatcher:
@@ -33,6 +48,9 @@ class StreamingAppWatcher:
         self.device = device
         self.faults = faults
         self.server: StreamingApp | None = None
+        self._http: WerkzeugServer | None = None
+        self._starts = 0
+        self._lists = 0
         self._dirty = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -54,10 +72,10 @@ class StreamingAppWatcher:
         self.stop_server()
 
     def stop_server(self) -> None:
-        """Stop the HTTP server (a reboot); it comes back when the pod is ready again."""
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
+        """The app's pod goes away (a reboot); it comes back when the pod is ready again."""
+        if self._http is not None:
+            self._http.close()
+        self.server, self._http = None, None
 
     def allocate_node_port(self) -> int:
         """A NodePort that is free on this machine's loopback."""
@@ -98,12 +116,22 @@ class StreamingAppWatcher:
 
     def _reconcile(self) -> None:
         port = self._serving_port()
-        if self.server is not None and self.server.port != port:
+        if self._http is not None and self._http.port != port:
             self.stop_server()
-        if port is not None and self.server is None:
-            self.server = StreamingApp(self._cameras, self._source, self.faults)
-            self.server.start(port)
-            log.info("streaming app serving on 127.0.0.1:%d", port)
+        if port is None or self._http is not None:
+            return
+        self._starts += 1
+        self._lists = 0
+        app = StreamingApp(self._cameras, self._source, self.faults)
+        http = WerkzeugServer(app, port)  # bind first: a busy port starts nothing
+        app.boot()
+        if self._starts == 1 and "app-wedged" in self.faults:
+            # one such request is enough on a real node: the app's stream_frames indexes
+            # small_cameras[id - 1] between acquire() and release(), with no try/finally
+            http.replay(STRAY_REQUEST, STRAY_CLIENT)
+        http.start()
+        self.server, self._http = app, http
+        log.info("streaming app serving on 127.0.0.1:%d", port)
 
     def _configuration_name(self) -> str:
         deployment = self.store.get("Deployment", "default", APP) or {}
@@ -119,43 +147,68 @@ class StreamingAppWatcher:
         items, _rv = self.store.list("Service")
         return items
 
-    def _cameras(self) -> tuple[str | None, list[str]]:
+    def _cameras(self) -> Cameras:
+        """`get_camera_display`: the app's services list, as the real app filters it."""
+        self._lists += 1
+        stale = self._starts == 1 and "stale-camera-list" in self.faults
+        if stale and self._lists == 2:
+            # the first refresh meets an API server that is restarting (MicroK8s restarts its
+            # services on addon changes and refreshes, akri-facts 5.2 and 15): the list raises
+            raise MaxRetryError(
+                "HTTPSConnectionPool(host='10.152.183.1', port=443): Max retries exceeded with "
+                "url: /api/v1/services?watch=False (Caused by NewConnectionError('Failed to "
+                "establish a new connection: [Errno 111] Connection refused'))"
+            )
         config = self._configuration_name()
         main, small = None, []
-        pattern = re.compile(rf"{re.escape(config)}-[0-9a-f]{{6}}-svc")
-        for svc in self._services():
+        pattern = re.compile(rf"{re.escape(config)}-[\da-f]{{6}}-svc")
+        services = self._services()
+        for svc in services:
             name = svc["metadata"]["name"]
             grpc = [p for p in svc["spec"].get("ports", []) if p.get("name") == "grpc"]
-            if not config or not grpc:
+            if not config or len(grpc) != 1:
                 continue
             url = f"{svc['spec'].get('clusterIP')}:{grpc[0]['port']}"
             if name == f"{config}-svc":
                 main = url
             elif pattern.match(name):
                 small.append(url)
+        if stale and self._lists == 1 and small:
+            small[0] = self._old_address(services, small[0])
         return main, sorted(small)
 
+    @staticmethod
+    def _old_address(services: list[dict], url: str) -> str:
+        """The address a recreated service had before: one no Service holds now.
+
+        The twin cannot replay the app's past (it started before a broker was replaced, whose
+        new Service got a new ClusterIP, akri-facts 15); the API server picks addresses at
+        random, the twin takes the highest free one.
+        """
+        used = {(s.get("spec") or {}).get("clusterIP") for s in services}
+        port = url.rsplit(":", 1)[1]
+        free = (ip for ip in reversed(list(SERVICE_CIDR.hosts())) if str(ip) not in used)
+        return f"{next(free, '10.152.183.254')}:{port}"
+
     def _source(self, url: str) -> list[DeviceFrames]:
-        ip = url.rsplit(":", 1)[0]
+        """kube-proxy: the devices of the ready broker pods behind the service at `ip:port`."""
+        ip, _, port = url.rpartition(":")
         devices: list[DeviceFrames] = []
         for svc in self._services():
-            if svc["spec"].get("clusterIP") != ip:
+            spec = svc["spec"]
+            if spec.get("clusterIP") != ip or not spec.get("selector"):
                 continue
-            selector = svc["spec"].get("selector") or {}
-            if not selector:
+            if not any(str(p.get("port")) == port for p in spec.get("ports", [])):
                 continue
-            label = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+            label = ",".join(f"{k}={v}" for k, v in sorted(spec["selector"].items()))
             pods, _rv = self.store.list("Pod", svc["metadata"]["namespace"], label_selector=label)
             for pod in sorted(pods, key=lambda p: p["metadata"]["name"]):
                 ready = any(
                     c.get("type") == "Ready" and c.get("status") == "True"
                     for c in pod.get("status", {}).get("conditions", [])
                 )
-                devnode = (
-                    self.akri.broker_device(pod["metadata"]["namespace"], pod["metadata"]["name"])
-                    if ready
-                    else None
-                )
+                meta = pod["metadata"]
+                devnode = ready and self.akri.broker_device(meta["namespace"], meta["name"])
                 frames = self.device(devnode) if devnode else None
                 if frames is not None:
                     devices.append(frames)

@@ -1,6 +1,6 @@
 """Fixtures of the twin's self-tests: an in-memory store, a `helm` with the Akri repository,
 `make_node` (a twin node with two mock cameras and the chart installed), a running node model,
-and an API server over a fresh store.
+an API server over a fresh store, and `start_app` (the streaming app on a fake camera set).
 
 The API server fixtures give each test a fresh store and server (HTTPS, client certificate
 required) on loopback, and a client built the way the suite builds it: from the kubeconfig
@@ -9,6 +9,7 @@ required) on loopback, and a client built the way the suite builds it: from the 
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable, Iterator
 
@@ -18,12 +19,16 @@ from fixtures.kube import Kube, api_client_from_kubeconfig
 from selftests.twin.akri_support import VALUES, TwinNode, camera
 from selftests.twin.clustersupport import Changes
 from selftests.twin.helm_support import REPO
+from selftests.twin.streaming_support import SMALL, Env, jpeg
 from twin.akri import AkriModel
 from twin.cluster import NODE_NAME, Cluster
+from twin.feeders import DeviceFrames
 from twin.helm import Helm
 from twin.kubeapi import KubeApiServer
 from twin.pki import Pki, make_pki
 from twin.store import ObjectStore
+from twin.streaming import StreamingApp
+from twin.streaming_http import WerkzeugServer
 
 
 @pytest.fixture
@@ -114,3 +119,41 @@ def kube(server: KubeApiServer, pki: Pki) -> Iterator[Kube]:
     k = Kube(api_client_from_kubeconfig(text, f"https://127.0.0.1:{server.port}"))
     yield k
     k.close()
+
+
+@pytest.fixture
+def start_app() -> Iterator[Callable[..., Env]]:
+    """Start apps (faults, small cameras); at the end each stops, its port and threads gone."""
+    stop = threading.Event()
+    devices = {d: DeviceFrames(d) for d in ("/dev/video1", "/dev/video2", "/dev/video3")}
+
+    def publish() -> None:
+        i = 0
+        while not stop.wait(0.05):
+            i += 1
+            for name in ("/dev/video1", "/dev/video2"):
+                devices[name].publish(jpeg(f"{name} {i}"))
+
+    feeder = threading.Thread(target=publish)
+    feeder.start()
+    envs: list[Env] = []
+
+    def start(faults: frozenset[str] = frozenset(), small: list[str] = SMALL) -> Env:
+        env = Env(devices, small=list(small))
+        env.app = StreamingApp(env.cameras, env.source, faults)
+        env.http = WerkzeugServer(env.app, 0)
+        env.app.boot()
+        env.http.start()
+        envs.append(env)
+        return env
+
+    yield start
+    stop.set()
+    feeder.join()
+    for env in envs:
+        assert env.http is not None
+        port = env.http.port
+        env.http.close()
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("feed ")]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 
+from twin import images
 from twin.tools import Answer, Call, not_found, tool
 
 CHANNELS = {
@@ -257,7 +258,7 @@ def _enable(daemon, names: list[str]) -> Answer:
 
 @tool("microk8s")
 def microk8s(daemon, call: Call) -> Answer:
-    """microk8s status|enable|config|kubectl|helm3|inspect|start|stop|version"""
+    """microk8s status|enable|config|kubectl|helm3|ctr|inspect|start|stop|version"""
     with daemon.node.lock:
         _preinstalled(daemon)
     if daemon.snap is None:
@@ -291,6 +292,8 @@ def microk8s(daemon, call: Call) -> Answer:
             "Building the report tarball\n  Report tarball is at /var/snap/microk8s/"
             f"{revision}/inspection-report-20261130_000000.tar.gz\n",
         )
+    if verb == "ctr":
+        return images.ctr(rest, daemon.faults, daemon.microk8s_ready.is_set())
     if verb == "version":
         return Answer(0, f"MicroK8s {daemon.snap['version']} revision {daemon.snap['revision']}\n")
     if verb in ("start", "stop"):
