@@ -273,3 +273,14 @@ FAULTS: dict[str, Fault] = {
         Fault("slow-terminate", "a deleted pod stays Terminating for 25 s", None),
     )
 }
+
+#: Conformance tests that no faithful fault can make fail first, and why (each is a question
+#: for the facts: a real node state that breaks only this check would earn it a fault).
+WITHOUT_FAULT: dict[str, str] = {
+    "test_broker_env": (
+        "the agent derives a broker's UDEV_DEVNODE_<HASH> from the very Instance the broker "
+        "claims (agent device_plugin_instance_controller.rs cdi_device_to_car), and the real "
+        "broker panics without it (udev-video-broker main.rs): a wrong claim fails "
+        "test_broker_resources first and a missing variable fails test_brokers_running first"
+    ),
+}
