@@ -15,6 +15,7 @@ holds a service's old address).
 from __future__ import annotations
 
 import logging
+import random
 import re
 import socket
 import threading
@@ -54,7 +55,9 @@ class StreamingAppWatcher:
         self._dirty = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._next_port = NODE_PORTS.start
+        # The API server picks a free NodePort at random; so does the twin, which also keeps
+        # two twins on one machine from both claiming 30000 before either binds it.
+        self._next_port = random.randrange(NODE_PORTS.start, NODE_PORTS.stop)
 
     def start(self) -> None:
         """Follow the store from now on."""
