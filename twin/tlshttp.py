@@ -14,11 +14,13 @@ import logging
 import socket
 import ssl
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 log = logging.getLogger(__name__)
 
 HANDSHAKE_TIMEOUT = 10.0
+LINGER = 2.0  # how long a refused client may keep sending before its connection is closed
 POLL_INTERVAL = 0.1  # how long stop() may wait for the accept loop to notice
 
 
@@ -69,10 +71,16 @@ class TlsHttpServer(ThreadingHTTPServer):
             if self.stopping.is_set():
                 return
             request.settimeout(HANDSHAKE_TIMEOUT)
+            # Handshake by hand: wrap_socket's own handshake closes the socket on failure.
+            tls = self.context.wrap_socket(
+                request, server_side=True, do_handshake_on_connect=False
+            )
             try:
-                tls = self.context.wrap_socket(request, server_side=True)
+                tls.do_handshake()
             except (ssl.SSLError, OSError) as exc:
                 log.debug("TLS handshake with %s failed: %s", client_address, exc)
+                _linger(tls)
+                tls.close()
                 return
             self._track(tls)
             try:
@@ -99,3 +107,20 @@ class TlsHttpServer(ThreadingHTTPServer):
             # a thread that is still reading
             with contextlib.suppress(OSError):
                 socket.socket.shutdown(conn, socket.SHUT_RDWR)
+
+
+def _linger(conn: socket.socket) -> None:
+    """Close a refused connection the careful way: FIN after the TLS alert, then drain.
+
+    With TLS 1.3 the client has already sent its request when the server refuses its
+    certificate; closing with those bytes unread makes the kernel answer with a reset, which
+    can destroy the alert before the client reads it ("certificate required" becomes an EOF).
+    """
+    deadline = time.monotonic() + LINGER
+    with contextlib.suppress(OSError):
+        # the plain socket calls: the TLS layer is dead, the bytes below it are not
+        socket.socket.shutdown(conn, socket.SHUT_WR)
+        while (left := deadline - time.monotonic()) > 0:
+            conn.settimeout(left)
+            if not socket.socket.recv(conn, 65536):
+                return
