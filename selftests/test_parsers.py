@@ -1,4 +1,7 @@
-"""Self-tests of fixtures.parsers against the literal outputs quoted in docs/akri-facts.md."""
+"""Self-tests of fixtures.parsers against the literal outputs recorded on a real host.
+
+The sections of docs/facts.md that say "recorded on a real host" quote them.
+"""
 
 from __future__ import annotations
 
