@@ -1,7 +1,4 @@
-"""Self-tests of fixtures.parsers against the literal outputs recorded on a real host.
-
-The sections of docs/facts.md that say "recorded on a real host" quote them.
-"""
+"""Self-tests of fixtures.parsers against the real-host outputs docs/facts.md records."""
 
 from __future__ import annotations
 
