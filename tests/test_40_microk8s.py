@@ -181,9 +181,7 @@ def test_apiserver_allows_privileged(facts, kube, settings):
         problems.append(f"the apiserver refuses a privileged pod (dry run): {why}")
     assert not problems, (
         "expected --allow-privileged=true, privileged pods admitted "
-        "(docs/facts.md#allow-privileged):\n  "
-        + "\n  ".join(problems)
-        + f"\n{facts.quote('args')}"
+        "(docs/facts.md#allow-privileged):\n  " + "\n  ".join(problems) + f"\n{facts.quote('args')}"
     )
 
 
