@@ -1,15 +1,15 @@
 """A fake Compute Engine REST API on 127.0.0.1 for the gce target's self-tests (stdlib only).
 
-It serves the calls the suite makes (libs-facts 1c: image from family, instance insert, get,
-list with a label filter, delete, guest attributes, zone operations and their `wait`), records
-every request, and checks each insert body the way GCE would (names, label syntax, one boot
-disk with a source image, an external access config, unique metadata keys): a bad body is a 400
-and lands in `rejections`. Failure modes: a name already taken (409), quota (403), stock-out (an
+It serves the calls the suite makes (as google-cloud-compute 1.57.0 sends them: image from family,
+instance insert, get, list with a label filter, delete, guest attributes, zone operations and their
+`wait`), records every request, and checks each insert body the way GCE would (names, label syntax,
+one boot disk with a source image, an external access config, unique metadata keys): a bad body is a
+400 and lands in `rejections`. Failure modes: a name already taken (409), quota (403), stock-out (an
 operation DONE with ZONE_RESOURCE_POOL_EXHAUSTED), one 429 or 503 before success, a delete that
 leaves the instance behind. Instances answer with `nat_ip` (loopback by default). With a
 `GuestAgent` it also plays the VM's guest agent: the `ssh-keys` metadata keys go into an
-authorized_keys file (kept there, as the agent does across reboots) and the host key is
-published as guest attributes `hostkeys/`.
+authorized_keys file (kept there, as the agent does across reboots) and the host key is published as
+guest attributes `hostkeys/`.
 """
 
 from __future__ import annotations

@@ -47,8 +47,9 @@ def chunk(data: bytes) -> bytes:
 class Handler(BaseHTTPRequestHandler):
     """One feed behaviour per path, framed as Werkzeug frames the app's answers.
 
-    HTTP/1.1, `Connection: close`, the status line and headers sent with the first chunk, and
-    one chunk per part (akri-facts 12). `server.release` ends the responses that hang.
+    HTTP/1.1, `Connection: close`, the status line and headers sent with the first chunk, and one
+    chunk per part (docs/facts.md#streaming-app-framing). `server.release` ends the responses that
+    hang.
     """
 
     protocol_version = "HTTP/1.1"

@@ -1,7 +1,8 @@
 """fixtures.kstate: a pod being deleted is never a running or ready pod, and says so.
 
-A real API server keeps a deleted pod, often still Running and Ready, until its containers
-stopped (akri-facts 13); counting it would see one broker too many right after a replacement.
+A real API server keeps a deleted pod, often still Running and Ready, until its containers stopped
+(docs/facts.md#graceful-deletion); counting it would see one broker too many right after a
+replacement.
 """
 
 from __future__ import annotations

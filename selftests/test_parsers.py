@@ -1,4 +1,4 @@
-"""Self-tests of fixtures.parsers against the literal outputs quoted in docs/akri-facts.md."""
+"""Self-tests of fixtures.parsers against the real-host outputs docs/facts.md records."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Self-tests of the parsers that find feeders and read modprobe.d (real host outputs, facts 11)."""
+"""Self-tests of the parsers that find feeders and read modprobe.d (real host outputs).
+
+The outputs are those docs/facts.md#feeder-pipeline records on a real host.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,8 @@ import pytest
 
 from fixtures import parsers
 
-# `ps -eo pid=,stat=,args=` on a node fed as the Akri documentation does it (akri-facts 7, 11)
+# `ps -eo pid=,stat=,args=` on a node fed as the Akri documentation does it
+# (docs/facts.md#feeder-pipeline)
 CAPS = "video/x-raw,width=640,height=480,framerate=10/1"
 DOCS = f"videotestsrc pattern=ball ! {CAPS} ! avenc_mjpeg ! v4l2sink device=/dev/video1"
 PS = f"""\

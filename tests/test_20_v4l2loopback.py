@@ -12,7 +12,8 @@ pytestmark = [
     pytest.mark.prereq("test_target_reachable"),
 ]
 MINIMUM = "0.12.5"
-MAX_DEVICES = 8  # v4l2loopback's array parameters have 8 slots (akri-facts 6.3, 11)
+# v4l2loopback's array parameters have 8 slots (docs/facts.md#exclusive-caps-per-device)
+MAX_DEVICES = 8
 
 
 @pytest.fixture(scope="module")
@@ -53,13 +54,17 @@ def test_v4l2loopback_loaded(facts):
     assert not missing, (
         f"expected modules videodev and v4l2loopback loaded; missing: {', '.join(missing)}\n"
         f"{facts.quote('lsmod')}\nkernel log:\n{facts.quote('dmesg')}\n"
-        "(a cloud kernel needs linux-modules-extra-$(uname -r) for videodev, akri-facts F1)"
+        "(a cloud kernel needs linux-modules-extra-$(uname -r) for videodev, see "
+        "docs/facts.md#videodev-module)"
     )
 
 
 @pytest.mark.prereq("test_v4l2loopback_loaded")
 def test_v4l2loopback_version(facts, versions):
-    """The loaded module is >= 0.12.5 (kernel log; modinfo only knows >= 0.13, akri-facts 6.4)."""
+    """The loaded module is >= 0.12.5 (kernel log; modinfo only knows >= 0.13).
+
+    See docs/facts.md#v4l2loopback-version-source.
+    """
     loaded = parsers.v4l2loopback_version_from_dmesg(facts.out("dmesg"))
     declared = facts.out("modinfo_version").strip() if facts.rc("modinfo_version") == 0 else ""
     version = loaded or declared or None
@@ -72,7 +77,8 @@ def test_v4l2loopback_version(facts, versions):
     )
     assert parsers.debian_version_at_least(version, MINIMUM), (
         f"v4l2loopback {version} is loaded (package {package}); {MINIMUM} or newer is required: "
-        f"older versions break GStreamer's v4l2sink ('is not a output device', akri-facts 6.2)\n"
+        "older versions break GStreamer's v4l2sink ('is not a output device', see "
+        "docs/facts.md#v4l2loopback-minimum-version)\n"
         f"{facts.quote('dmesg')}"
     )
 
@@ -82,7 +88,8 @@ def test_video_devices(facts, settings):
     """/dev/video1..N exist as V4L2 character devices (major 81) owned by v4l2loopback.
 
     The card labels cam1..N are the suite's own naming: required where the suite installs,
-    not of a deployment it did not make (the docs' `modprobe` sets none, akri-facts 6.3, 6.5).
+    not of a deployment it did not make (the docs' `modprobe` sets none; the label is the
+    device's name, docs/facts.md#video-devices).
     """
     nodes = parsers.stat_devices(facts.out("stat"))
     problems = []
@@ -109,14 +116,16 @@ def test_video_devices(facts, settings):
 
 @pytest.mark.prereq("test_video_devices")
 def test_exclusive_caps(facts, settings):
-    """Each camera's exclusive_caps (per device, akri-facts 6.3) is what the node asks for.
+    """Each camera's exclusive_caps is what the node asks for.
 
-    Where the suite installs, that is its own requirement: Y for every camera (it loads and
+    The parameter holds one value per device (docs/facts.md#exclusive-caps-per-device). Where
+    the suite installs, that is its own requirement: Y for every camera (it loads and
     persists exclusive_caps=1,..,1). In verify-only, it is what the node's /etc/modprobe.d asks
     for, device by device, since that is what the node comes back with after a reboot; a
     module loaded by hand and not persisted asks for nothing the suite could hold it to (the
     docs' `exclusive_caps=1 video_nr=1,2` loads Y,N and the demo works: Akri's rule is
-    KERNEL=="video[0-9]*", 6.5), and the check is skipped saying what it saw.
+    KERNEL=="video[0-9]*", docs/facts.md#udev-capabilities), and the check is skipped saying
+    what it saw.
     """
     loaded = parsers.sysfs_array(facts.out("exclusive_caps"))
     video_nr = parsers.sysfs_array(facts.out("video_nr"))
@@ -128,7 +137,8 @@ def test_exclusive_caps(facts, settings):
             pytest.skip(
                 f"--install never and nothing in /etc/modprobe.d sets exclusive_caps: the module "
                 f"was loaded by hand with exclusive_caps {','.join(loaded[: settings.cameras])} "
-                "(akri-facts 6.3); Akri's KERNEL rule does not depend on it (6.5)"
+                "(docs/facts.md#exclusive-caps-per-device); Akri's KERNEL rule does not depend "
+                "on it (docs/facts.md#udev-capabilities)"
             )
         wanted = parsers.bool_array(asked["exclusive_caps"], MAX_DEVICES)
         why = f"what /etc/modprobe.d asks for (exclusive_caps={asked['exclusive_caps']})"

@@ -34,8 +34,8 @@ def test_gstreamer_elements(host, settings, versions):
     """gst-inspect-1.0 finds every element the feeders need.
 
     That is the elements of the pipelines that run (a deployment's own, e.g. the docs'
-    avenc_mjpeg, akri-facts 7) and, when the suite installs, those of its own pipeline; in
-    verify-only with no feeder running, the suite's pipeline is the reference.
+    avenc_mjpeg, docs/facts.md#feeder-pipeline) and, when the suite installs, those of its own
+    pipeline; in verify-only with no feeder running, the suite's pipeline is the reference.
     """
     running = {e for p in feeder_processes(host) for e in parsers.gst_pipeline_elements(p.args)}
     wanted = sorted(running | (set() if running and settings.install == "never" else set(ELEMENTS)))
@@ -57,7 +57,7 @@ def test_gstreamer_elements(host, settings, versions):
     ]
     assert not missing, (
         f"GStreamer elements missing: {', '.join(missing)} (needed: {', '.join(wanted)}; "
-        f"packages {', '.join(names.GSTREAMER_PACKAGES)}, akri-facts 7)\n"
+        f"packages {', '.join(names.GSTREAMER_PACKAGES)}, see docs/facts.md#feeder-pipeline)\n"
         + "\n".join(facts.quote(f"inspect_{e}", 3) for e in missing)
     )
 
@@ -67,9 +67,9 @@ def test_feeders_running(host, settings):
     """Each camera is fed by exactly one live gst-launch-1.0 process writing to its device.
 
     Feeders are found by what they do (`ps`: a gst-launch-1.0 whose v4l2sink writes to
-    /dev/videoN, akri-facts 11), whoever started them: the suite's unit, another unit, or the
-    documentation's background `sudo gst-launch-1.0 ... &` (akri-facts 7). The suite's own unit,
-    where it made one, only adds its state and journal to the message.
+    /dev/videoN), whoever started them: the suite's unit, another unit, or the documentation's
+    background `sudo gst-launch-1.0 ... &` (both in docs/facts.md#feeder-pipeline). The suite's
+    own unit, where it made one, only adds its state and journal to the message.
     """
     problems = feeder_problems(feeders_by_camera(host, settings.cameras))
     notes = unit_diagnostics(host, sorted(problems))
@@ -82,7 +82,10 @@ def test_feeders_running(host, settings):
 
 @pytest.mark.prereq("test_feeders_running")
 def test_cameras_fed(host, settings, versions):
-    """Every device carries JPEG 640x480 frames (sysfs format, akri-facts 11)."""
+    """Every device carries JPEG 640x480 frames (sysfs format).
+
+    See docs/facts.md#pixel-format-jpeg.
+    """
     cams = range(1, settings.cameras + 1)
     paths = " ".join(f"/sys/class/video4linux/video{n}/format" for n in cams)
 

@@ -58,7 +58,8 @@ def test_microk8s_running(facts, settings, versions):
     assert snap is not None and snap.tracking == wanted, (
         f"expected the snap to track {wanted}, it tracks "
         f"{snap.tracking if snap else 'nothing'}: the suite does not move an installed MicroK8s "
-        "to another track (an upgrade goes one minor at a time, akri-facts 15); refresh it "
+        "to another track (an upgrade goes one minor at a time, see "
+        "docs/facts.md#microk8s-restarts); refresh it "
         f"(`sudo snap refresh microk8s --channel={wanted}`) or run with "
         f"--microk8s-channel={snap.tracking if snap else wanted}\n{facts.quote('snap')}"
     )
@@ -98,7 +99,7 @@ def test_node_ready(kube, settings, versions):
     """The single node is Ready and takes pods: no pressure condition, no cordon, no taint.
 
     A node under DiskPressure still reads Ready but is tainted and evicts pods (a small disk,
-    akri-facts 5.3): Akri's controller, webhook and brokers would stay Pending.
+    docs/facts.md#disk-pressure): Akri's controller, webhook and brokers would stay Pending.
     """
 
     def describe(nodes):
@@ -113,7 +114,7 @@ def test_node_ready(kube, settings, versions):
         namespace=None,
         condition=lambda nodes: bool(nodes) and not any(_node_problems(n) for n in nodes),
         describe=describe,
-        what="the node Ready, without pressure or taints (akri-facts 5.3)",
+        what="the node Ready, without pressure or taints (docs/facts.md#disk-pressure)",
         timeout=settings.ready_timeout,
     )
     versions["kubernetes"] = nodes[0].status.node_info.kubelet_version
@@ -121,7 +122,10 @@ def test_node_ready(kube, settings, versions):
 
 @pytest.mark.prereq("test_microk8s_running", "test_node_ready")
 def test_microk8s_addons(facts, kube, settings):
-    """dns is enabled with CoreDNS running; rbac really is the apiserver's mode (akri-facts 5.1)."""
+    """dns is enabled with CoreDNS running; rbac really is the apiserver's mode.
+
+    See docs/facts.md#microk8s-addons and docs/facts.md#rbac-mode.
+    """
     status = parsers.microk8s_status(facts.out("status"))
     assert status.addons.get("dns") == "enabled", (
         f"expected the dns addon enabled, status says {status.addons.get('dns', 'absent')!r}\n"
@@ -148,8 +152,9 @@ def test_microk8s_addons(facts, kube, settings):
 def test_apiserver_allows_privileged(facts, kube, settings):
     """--allow-privileged=true (default since 1.19) and the apiserver admits a privileged pod.
 
-    udev brokers run privileged (akri-facts 4). The args file is what the next restart reads; a
-    dry-run create asks the running apiserver itself and persists nothing.
+    udev brokers run privileged (docs/facts.md#allow-privileged). The args file is what the
+    next restart reads; a dry-run create asks the running apiserver itself and persists
+    nothing.
     """
     problems = []
     value = parsers.apiserver_args(facts.out("args")).get("--allow-privileged")
@@ -175,18 +180,20 @@ def test_apiserver_allows_privileged(facts, kube, settings):
         why = f"{exc.status} {_status_message(exc)}"
         problems.append(f"the apiserver refuses a privileged pod (dry run): {why}")
     assert not problems, (
-        "expected --allow-privileged=true, privileged pods admitted (akri-facts 5.3):\n  "
-        + "\n  ".join(problems)
-        + f"\n{facts.quote('args')}"
+        "expected --allow-privileged=true, privileged pods admitted "
+        "(docs/facts.md#allow-privileged):\n  " + "\n  ".join(problems) + f"\n{facts.quote('args')}"
     )
 
 
 @pytest.mark.prereq("test_microk8s_running")
 def test_kubelet_directory(facts):
-    """/var/lib/kubelet resolves into the snap, or Akri's device plugins never register (F9)."""
+    """/var/lib/kubelet resolves into the snap, or Akri's device plugins never register.
+
+    See docs/facts.md#kubelet-directory.
+    """
     seen = facts.out("kubelet").strip()
     assert seen == names.KUBELET_ROOT, (
         f"expected {names.KUBELET_LINK} -> {names.KUBELET_ROOT}, it resolves to {seen!r}: the "
         "Akri agent mounts /var/lib/kubelet/device-plugins, and the snap links the directory "
-        "only if it did not exist when MicroK8s was installed (akri-facts 5.3)"
+        "only if it did not exist when MicroK8s was installed (docs/facts.md#kubelet-directory)"
     )

@@ -28,7 +28,10 @@ def layer(installed):
 
 
 def test_akri_install(layer, settings, versions):
-    """The Helm repo and the pinned chart, installed with today's values (akri-facts 1.2)."""
+    """The Helm repo and the pinned chart, installed with today's values.
+
+    See docs/facts.md#akri-charts and docs/facts.md#helm-values.
+    """
     versions["akri_chart"] = f"{settings.akri_chart}-{settings.akri_version}"
     versions["broker_image"] = settings.broker_image
     assert_installed(layer, "akri_control_plane", settings.install)
@@ -52,8 +55,9 @@ def test_akri_crds(kube, layer):
     assert not problems, (
         "expected the Akri CRDs, established and serving v0:\n  "
         + "\n  ".join(problems)
-        + "\n(the chart ships them in crds/ and `helm uninstall` keeps them, akri-facts 1.3: check "
-        "the install output, and whether someone ran `kubectl delete crd` since)"
+        + "\n(the chart ships them in crds/ and `helm uninstall` keeps them, see "
+        "docs/facts.md#helm-cleanup-hook: check the install output, and whether someone ran "
+        "`kubectl delete crd` since)"
     )
 
 
@@ -85,12 +89,16 @@ def test_akri_components_ready(kube, settings, versions):
 
 @pytest.mark.prereq("test_akri_components_ready")
 def test_akri_images_match_chart(kube, settings):
-    """Each component runs the image its chart renders, not a frozen latest-dev (akri-facts F8)."""
+    """Each component runs the image its chart renders, not a frozen latest-dev.
+
+    See docs/facts.md#component-images.
+    """
     chart = f"{settings.akri_chart}-{settings.akri_version}"
     listed = kube.call(
         kube.core.list_namespaced_pod, names.NAMESPACE, label_selector=names.CHART_PODS
     ).items
-    pods = live_pods(listed)  # pods being deleted are not the release's (akri-facts 13)
+    # pods being deleted are not the release's (docs/facts.md#graceful-deletion)
+    pods = live_pods(listed)
     problems, seen = [], []
     for component in names.COMPONENTS:
         expected = component.image_ref(settings.akri_chart, settings.akri_version)
@@ -108,7 +116,8 @@ def test_akri_images_match_chart(kube, settings):
             ]
     assert not problems, (
         f"expected every Akri component of release {names.RELEASE} on the images chart {chart} "
-        "renders (v<version>, -dev for akri-dev; akri-facts 1.1, F8):\n  "
+        "renders (v<version>, -dev for akri-dev; see docs/facts.md#akri-charts and "
+        "docs/facts.md#component-images):\n  "
         + "\n  ".join(problems)
         + f"\nrelease pods: {', '.join(seen) or 'none'}"
         + "\n(a latest-dev tag is frozen since Oct 2023; see `kubectl get ds,deploy -o wide`)"
@@ -122,7 +131,8 @@ def test_akri_configuration(kube, settings):
     assert config is not None, (
         f"no Configuration {names.CONFIGURATION} in {names.NAMESPACE} (`kubectl get akric`): the "
         "chart creates it only with udev.configuration.enabled=true, and pre-0.6 value names "
-        "(udev.enabled, udev.name, udev.udevRules) are silently ignored (akri-facts 1.2, F7)"
+        "(udev.enabled, udev.name, udev.udevRules) are silently ignored (see "
+        "docs/facts.md#helm-values)"
     )
     spec = config.get("spec") or {}
     handler = spec.get("discoveryHandler") or {}
@@ -146,8 +156,13 @@ def test_akri_configuration(kube, settings):
     for key in ("instanceServiceSpec", "configurationServiceSpec"):
         ports = [(p.get("name"), p.get("port")) for p in (spec.get(key) or {}).get("ports") or []]
         if ports != [("grpc", 80)]:
-            problems.append(f"{key} ports {ports}, expected [('grpc', 80)] (akri-facts 1.2)")
+            problems.append(
+                f"{key} ports {ports}, expected [('grpc', 80)] (docs/facts.md#akri-services)"
+            )
     assert not problems, (
         f"Configuration {names.CONFIGURATION} differs from what the suite's Helm values ask for:"
-        "\n  " + "\n  ".join(problems) + "\n(`kubectl get akric -o yaml`; akri-facts 1.2, F7)"
+        "\n  "
+        + "\n  ".join(problems)
+        + "\n(`kubectl get akric -o yaml`; see docs/facts.md#helm-values and "
+        "docs/facts.md#udev-capabilities)"
     )

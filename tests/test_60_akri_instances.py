@@ -2,8 +2,8 @@
 
 Every per-camera property is a case per camera (`[cam1]`, `[cam2]`, ... from --cameras), and a
 failure names the camera as a person does (`cam2 /dev/video2`). The Instance of camera N on node
-X is exactly `names.instance_name(N, X)` (akri-facts 2.2, confirmed), so its broker, its service
-and its environment variable are known in advance. One module-wide wait per kind of object
+X is exactly `names.instance_name(N, X)` (docs/facts.md#instance-names), so its broker, its
+service and its environment variable are known in advance. One module-wide wait per kind of object
 (list + watch, to the --ready-timeout deadline) serves every camera's case; after a timeout each
 case judges its own camera from a fresh list and quotes the wait's last observed state.
 """
@@ -61,13 +61,16 @@ def instances(kube, settings, expected) -> Seen:
 
 
 def test_one_instance_per_camera(camera, instances, expected, k8s_node):
-    """The camera's Instance is exactly <config>-<blake2b-3(devpath + node)>, fields as in 2.2."""
+    """The camera's Instance is exactly <config>-<blake2b-3(devpath + node)>, with its fields.
+
+    See docs/facts.md#instance-names and docs/facts.md#instance-fields.
+    """
     node = k8s_node
     name, who = expected[camera], names.camera(camera)
     inst = instances.objects.get(name)
     assert inst is not None, (
         f"{who}: no Instance {name} (blake2b-3 of {names.devpath(camera)} + node {node}, "
-        f"akri-facts 2.2){instances.why()}"
+        f"see docs/facts.md#instance-names){instances.why()}"
     )
     spec, props = inst["spec"], inst["spec"].get("brokerProperties") or {}
     wanted = {
@@ -85,8 +88,9 @@ def test_one_instance_per_camera(camera, instances, expected, k8s_node):
     ):
         if props.get(key) != value:
             problems.append(f"brokerProperties {key}={props.get(key)!r}, expected {value!r}")
-    assert not problems, f"{who}: Instance {name} differs from akri-facts 2.2:\n  " + "\n  ".join(
-        problems
+    assert not problems, (
+        f"{who}: Instance {name} differs from docs/facts.md#instance-fields:\n  "
+        + "\n  ".join(problems)
     )
 
 
@@ -98,7 +102,10 @@ def brokers(kube, settings, expected) -> Seen:
 
 @pytest.mark.prereq("test_one_instance_per_camera")
 def test_brokers_running(camera, brokers, expected, k8s_node, kube):
-    """The camera's broker `<instance>-pod` is Running and ready, labelled as in akri-facts 2.4."""
+    """The camera's broker `<instance>-pod` is Running and ready, labelled as Akri labels it.
+
+    See docs/facts.md#broker-pods.
+    """
     instance, who = expected[camera], names.camera(camera)
     name = names.broker_pod(instance)
     pod = brokers.objects.get(name)
@@ -116,13 +123,16 @@ def test_brokers_running(camera, brokers, expected, k8s_node, kube):
         "akri.sh/target-node": k8s_node,
     }
     wrong = {k: labels.get(k) for k, v in wanted.items() if labels.get(k) != v}
-    assert not wrong, f"{who}: broker {name} labels {wrong}, expected {wanted} (akri-facts 2.4)"
+    assert not wrong, (
+        f"{who}: broker {name} labels {wrong}, expected {wanted} (docs/facts.md#broker-pods)"
+    )
 
 
 @pytest.mark.prereq("test_brokers_running")
 def test_broker_resources(camera, brokers, expected, k8s_node, kube, settings):
     """The broker claims its Instance's device-plugin resource; the node offers it, the agent
-    records the claim in deviceUsage (akri-facts 2.2, 2.4)."""
+    records the claim in deviceUsage (docs/facts.md#device-plugin-resources,
+    docs/facts.md#instance-fields)."""
     node = k8s_node
     instance, who = expected[camera], names.camera(camera)
     resource = f"akri.sh/{instance}"
@@ -136,21 +146,26 @@ def test_broker_resources(camera, brokers, expected, k8s_node, kube, settings):
     allocatable = kube.call(kube.core.read_node, node).status.allocatable or {}
     if resource not in allocatable:
         akri = {k: v for k, v in allocatable.items() if k.startswith("akri.sh/")}
-        problems.append(f"node {node} does not offer {resource}: {akri} (F9)")
+        problems.append(
+            f"node {node} does not offer {resource}: {akri} (see "
+            "docs/facts.md#device-plugin-resources and docs/facts.md#kubelet-directory)"
+        )
     usage = held_slots(kube, instance, node, min(settings.ready_timeout, 30))
     if node not in usage.values():
         problems.append(
             f"Instance {instance} deviceUsage {usage}: no slot maps to {node} (the claim of "
-            "its own broker; `C:<vdev>:<node>` is a Configuration-level claim, akri-facts 2.2)"
+            "its own broker; `C:<vdev>:<node>` is a Configuration-level claim, see "
+            "docs/facts.md#instance-fields)"
         )
     assert not problems, f"{who}: broker {pod.metadata.name}:\n  " + "\n  ".join(problems)
 
 
 @pytest.mark.prereq("test_brokers_running")
 def test_broker_env(camera, expected, host):
-    """The broker sees UDEV_DEVNODE_<HASH> (upper case) = its camera (akri-facts 2.6).
+    """The broker sees UDEV_DEVNODE_<HASH> (upper case) = its camera.
 
-    Read with the image's own `sh` (it has no printenv, akri-facts 4).
+    See docs/facts.md#broker-environment. Read with the image's own `sh` (it has no printenv,
+    docs/facts.md#broker-image-userland).
     """
     instance, who = expected[camera], names.camera(camera)
     variable = f"UDEV_DEVNODE_{instance.rsplit('-', 1)[-1].upper()}"
@@ -163,7 +178,7 @@ def test_broker_env(camera, expected, host):
     assert result.exited == 0 and value == names.devnode(camera), (
         f"{who}: broker {pod}: {variable}={value!r}, expected {names.devnode(camera)!r} "
         f"(`kubectl exec ... sh -c` exit {result.exited}: {result.stderr.strip()[-300:]!r}); "
-        "the agent injects it on Allocate (akri-facts 2.6)"
+        "the agent injects it on Allocate (docs/facts.md#broker-environment)"
     )
 
 
@@ -179,7 +194,10 @@ def instance_services(kube, settings, expected) -> Seen:
 # a broker on another camera's device would put that camera behind this service
 @pytest.mark.prereq("test_broker_resources", "test_broker_env")
 def test_instance_services(camera, instance_services, expected):
-    """The camera's `<instance>-svc`, labelled akri.sh/instance, with a ready endpoint (2.5)."""
+    """The camera's `<instance>-svc`, labelled akri.sh/instance, with a ready endpoint.
+
+    See docs/facts.md#akri-services.
+    """
     instance = expected[camera]
     name = names.instance_service(instance)
     problems = service_problems(
@@ -193,7 +211,10 @@ def test_instance_services(camera, instance_services, expected):
 # a broker on another camera's device would put that camera behind this service
 @pytest.mark.prereq("test_broker_resources", "test_broker_env")
 def test_configuration_service(kube, settings, expected):
-    """`akri-udev-video-svc`: port grpc 80 -> 8083, every camera's broker behind it (2.5)."""
+    """`akri-udev-video-svc`: port grpc 80 -> 8083, every camera's broker behind it.
+
+    See docs/facts.md#akri-services.
+    """
     name = names.CONFIGURATION_SERVICE
     seen = wait_for_services(
         kube,

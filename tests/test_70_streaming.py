@@ -152,7 +152,8 @@ def test_unknown_feed_is_500(app_url, settings):
     ]
     hung = any(a.status == 0 for a in answers.values())
     hint = (
-        f"\nA Ready app that does not answer holds its camera lock (akri-facts 3.2): a merge "
+        f"\nA Ready app that does not answer holds its camera lock "
+        "(docs/facts.md#streaming-app-hangs): a merge "
         f"waits for a feed thread stuck in GetFrame, or a request raised inside the lock; "
         f"look at its log (kubectl logs deployment/{names.APP}) and restart it ({RESTART})"
     )
@@ -228,7 +229,7 @@ def feeds(app_url, settings, kube, reports_frames):
     (reports_frames / "feeds.json").write_text(json.dumps({"feeds": listing}, indent=2) + "\n")
     note = (
         f"\n(the app's camera list changed during the read, {camera_list!r} -> "
-        f"{after.body!r}: open streams stall when it does, akri-facts 3.2 and 15)"
+        f"{after.body!r}: open streams stall when it does, see docs/facts.md#streaming-stalls)"
         if changed
         else ""
     )
@@ -277,5 +278,5 @@ def test_feeds_are_live(feeds):
     ]
     assert not frozen, (
         f"{', '.join(frozen)}: all {PARTS} frames are identical (a stalled "
-        "producer or broker, akri-facts F14)"
+        "producer or broker, see docs/facts.md#streaming-stalls)"
     )

@@ -3,7 +3,8 @@
 Calico runs as the `calico-node` DaemonSet (privileged, host network) and the
 `calico-kube-controllers` Deployment in kube-system, as MicroK8s deploys it at first start;
 CoreDNS is the `coredns` Deployment behind the `kube-dns` Service on 10.152.183.10 with the
-addon's Corefile (akri-facts 5.2). Addresses here are data only: nothing connects to them.
+addon's Corefile (docs/facts.md#microk8s-addons). Addresses here are data only: nothing
+connects to them.
 """
 
 from __future__ import annotations

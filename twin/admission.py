@@ -1,17 +1,17 @@
 """What the twin's API server does to an object on its way in: defaulting, then validation.
 
-Every create goes through `admit_create`, whoever writes (the HTTP API, kubectl, Helm, the
-twin's controllers and Akri), as every write on a real cluster goes through kube-apiserver
-(akri-facts 13). Pods get the scheme defaults (`restartPolicy: Always`, `dnsPolicy:
-ClusterFirst`, `terminationGracePeriodSeconds: 30`, ...), what the ServiceAccount,
+Every create goes through `admit_create`, whoever writes (the HTTP API, kubectl, Helm, the twin's
+controllers and Akri), as every write on a real cluster goes through kube-apiserver
+(docs/facts.md#api-defaults-validation). Pods get the scheme defaults (`restartPolicy: Always`,
+`dnsPolicy: ClusterFirst`, `terminationGracePeriodSeconds: 30`, ...), what the ServiceAccount,
 DefaultTolerationSeconds and Priority admission plugins add (`serviceAccountName: default`, the
 `kube-api-access-*` projected volume, the `not-ready`/`unreachable` tolerations for 300 s,
 `priority`), requests defaulted from limits, and a fresh `status: {phase: Pending, qosClass}`.
-Validation refuses what the real server refuses with 422 Invalid, worded as it words it: names
-that are not DNS names, a pod without containers, a container without name or image, a
-privileged container while the apiserver runs without `--allow-privileged=true` (5.3).
-Other kinds are stored as given: their defaults are not modelled (a question for the facts
-where a check would depend on them).
+Validation refuses what the real server refuses with 422 Invalid, worded as it words it: names that
+are not DNS names, a pod without containers, a container without name or image, a privileged
+container while the apiserver runs without `--allow-privileged=true`
+(docs/facts.md#allow-privileged). Other kinds are stored as given: their defaults are not modelled
+(a question for the facts where a check would depend on them).
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
 """The twin's Akri: the agent and udev discovery turn devices into Instances; see also
 `twin.akri_controller` (brokers, services) and `twin.udev` (devices, rules, broker runtime).
 
-While the agent and udev discovery-handler pods are Running and Ready, every node device that a
-udev Configuration's rules match becomes an Instance `<config>-<hash>` in the Configuration's
-namespace (akri-facts 2.2), and the node offers `akri.sh/<instance>` and `akri.sh/<config>`
-(2.4). A vanished device's Instance goes after a short modelled delay. Everything happens on one
-reconcile thread woken by store events, `notify_devices` and timers; nothing sleeps. Faults:
-`agent-down`, `missing-instance`, `broker-crashloop`, and
-through the controller `slow-start` and `no-config-service`.
+While the agent and udev discovery-handler pods are Running and Ready, every node device that a udev
+Configuration's rules match becomes an Instance `<config>-<hash>` in the Configuration's namespace
+(docs/facts.md#instance-names), and the node offers `akri.sh/<instance>` and `akri.sh/<config>`
+(docs/facts.md#device-plugin-resources). A vanished device's Instance goes after a short modelled
+delay. Everything happens on one reconcile thread woken by store events, `notify_devices` and
+timers; nothing sleeps. Faults: `agent-down`, `missing-instance`, `broker-crashloop`, and through
+the controller `slow-start` and `no-config-service`.
 """
 
 from __future__ import annotations

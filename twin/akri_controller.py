@@ -1,13 +1,14 @@
 """The twin's Akri controller: a broker Pod per Instance, then the Instance and Configuration
 Services once brokers run.
 
-Brokers follow `shared/src/k8s/pod.rs` (akri-facts 2.4): `<instance>-pod`, labels `app`,
-`controller=akri.sh`, `akri.sh/configuration`, `akri.sh/instance`, `akri.sh/target-node`, the
-Configuration's brokerPodSpec with `{{PLACEHOLDER}}` resources renamed `akri.sh/<instance>`,
-node affinity on the node name and an ownerReference to the Instance. Services follow 2.5, 12 and
-15: `<instance>-svc` and `<config>-svc` from the first Running broker behind them until no broker
-behind them is left; the spec's own selector is kept and the controller's labels added. Faults:
-`slow-start`, `no-config-service`.
+Brokers follow `shared/src/k8s/pod.rs` (docs/facts.md#broker-pods): `<instance>-pod`, labels
+`app`, `controller=akri.sh`, `akri.sh/configuration`, `akri.sh/instance`, `akri.sh/target-node`,
+the Configuration's brokerPodSpec with `{{PLACEHOLDER}}` resources renamed `akri.sh/<instance>`,
+node affinity on the node name and an ownerReference to the Instance. Services follow
+docs/facts.md#akri-services and docs/facts.md#services-follow-brokers: `<instance>-svc` and
+`<config>-svc` from the first Running broker behind them until no broker behind them is left;
+the spec's own selector is kept and the controller's labels added. Faults: `slow-start`,
+`no-config-service`.
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ class AkriController:
             self._store.create({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec})
 
     def _sync_services(self, configs: dict, instances: list[dict], brokers: list[dict]) -> None:
-        """Services follow the brokers (controller pod_watcher.rs, akri-facts 12, 15).
+        """Services follow the brokers (pod_watcher.rs, docs/facts.md#services-follow-brokers).
 
         A service is created when a broker behind it is Running, and deleted once no broker pod
         behind it is left that has not ended (`cleanup_svc_if_unsupported` counts every phase

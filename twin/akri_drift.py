@@ -9,16 +9,20 @@ edits one object of the release as soon as the store holds it; the edit is idemp
 later Helm write is edited again (as the operator's change would be re-made).
 
 * `stale-component-image`: the controller Deployment runs `controller:latest-dev`, the tag that
-  is frozen since Oct 2023 (akri-facts 1.1, F8), as after `kubectl set image`.
+  is frozen since Oct 2023 (docs/facts.md#akri-charts, docs/facts.md#component-images), as
+  after `kubectl set image`.
 * `capture-only-rule`: the udev rule also asks for `ENV{ID_V4L_CAPABILITIES}==":capture:"`, as in
-  akri#494; v4l2loopback nodes announce `:video_output:`, so no camera matches (facts 6.5, F7).
+  akri#494; v4l2loopback nodes announce `:video_output:`, so no camera matches
+  (docs/facts.md#udev-capabilities).
 * `broker-config-resource`: the broker pod spec asks for the Configuration-level resource
   `akri.sh/<config>` instead of `{{PLACEHOLDER}}`, so the controller cannot name the Instance's
-  own resource (shared/src/k8s/pod.rs `modify_pod_spec` renames only the placeholder, facts 2.4):
-  each broker gets whichever camera the Configuration plugin hands out, not its own.
-* `crds-deleted`: both Akri CRDs deleted by hand once the release is in (the docs' cleanup
-  step, `kubectl delete crd instances.akri.sh configurations.akri.sh`, facts 1.3, run while
-  the release stays); their objects go with them, Helm still lists the release as deployed.
+  own resource (shared/src/k8s/pod.rs `modify_pod_spec` renames only the placeholder,
+  docs/facts.md#device-plugin-resources): each broker gets whichever camera the Configuration
+  plugin hands out, not its own.
+* `crds-deleted`: both Akri CRDs deleted by hand once the release is in (the docs' cleanup step,
+  `kubectl delete crd instances.akri.sh configurations.akri.sh`, docs/facts.md#helm-cleanup-hook,
+  run while the release stays); their objects go with them, Helm still lists the release as
+  deployed.
 * `service-selector-mismatch`: the instance service spec carries a selector (`app:
   <config>-broker`) that no broker has; the controller adds its own labels to the spec's
   selector instead of replacing it (shared/src/k8s/service.rs `create_new_service_from_spec`),

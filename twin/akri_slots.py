@@ -1,22 +1,25 @@
 """The Akri agent's device plugins on the twin's node: what the node offers, who holds a slot.
 
-Source: agent/src/plugin_manager/device_plugin_instance_controller.rs at akri 604bdcb6 (akri-facts
-2.2, 2.4). One plugin per Instance offers `akri.sh/<instance>` with `capacity` slots; one per
-Configuration offers `akri.sh/<config>`, whose virtual devices `<config>-<n>` each stand for a
-free slot of one of its Instances. A pod's container gets a device only through a claim: a
-request of `akri.sh/<instance>` gets that Instance, a request of `akri.sh/<config>` gets any
-Instance with a free slot (the kubelet picks; the twin takes the first by name), and no request
-gets nothing. The Allocate answer carries the device's properties, suffixed with the upper-case
-hash of the Instance the device belongs to (`cdi_device_to_car`, facts 2.6): `twin.udev` turns
-it into the broker's environment.
+Source: agent/src/plugin_manager/device_plugin_instance_controller.rs at akri 604bdcb6
+(docs/facts.md#instance-fields, docs/facts.md#device-plugin-resources). One plugin per Instance
+offers `akri.sh/<instance>` with `capacity` slots; one per Configuration offers `akri.sh/<config>`,
+whose virtual devices `<config>-<n>` each stand for a free slot of one of its Instances. A pod's
+container gets a device only through a claim: a request of `akri.sh/<instance>` gets that Instance,
+a request of `akri.sh/<config>` gets any Instance with a free slot (the kubelet picks; the twin
+takes the first by name), and no request gets nothing. The Allocate answer carries the device's
+properties, suffixed with the upper-case hash of the Instance the device belongs to
+(`cdi_device_to_car`, docs/facts.md#broker-environment): `twin.udev` turns it into the broker's
+environment.
 
-`deviceUsage` is written the way the agent applies it (facts 2.2): created empty, a held slot
-`<instance>-<i>` maps to `<node>` (instance-level claim) or `C:<vdev>:<node>` (configuration
-level), a free slot is absent. A slot is held while its pod is neither Succeeded nor Failed.
+`deviceUsage` is written the way the agent applies it (docs/facts.md#instance-fields): created
+empty, a held slot `<instance>-<i>` maps to `<node>` (instance-level claim) or `C:<vdev>:<node>`
+(configuration level), a free slot is absent. A slot is held while its pod is neither Succeeded
+nor Failed.
 
-The node's `akri.sh/<config>` count is the sum of the Instances' capacities; facts 2.4 call
-this "likely, UNCONFIRMED" (the source advertises one virtual device per Instance with a free
-slot, plus the ones in use): a question for the facts.
+The node's `akri.sh/<config>` count is the sum of the Instances' capacities; the facts have not
+confirmed it on a cluster (docs/facts.md#device-plugin-resources), while the source advertises
+one virtual device per Instance with a free slot, plus the ones in use: a question for the
+facts.
 """
 
 from __future__ import annotations

@@ -2,12 +2,12 @@
 
 `parse_route` turns `/api/v1/namespaces/default/pods/x/log` or
 `/apis/akri.sh/v0/watch/namespaces/default/instances` into a `Route` (resource, namespace, name,
-subresource, watch), and answers 404 for resources the store does not serve (a custom resource
-whose CRD is missing included). `decode_body` reads JSON or YAML and answers 415 for a body it
-cannot read (kubectl >= 1.32 may send protobuf, akri-facts 13); `dry_run` and `delete_options`
-read the query and DeleteOptions the way kube-apiserver does; patches are JSON merge patches
-(strategic merge served as one) or RFC 6902 JSON patches. Errors travel as `ApiError` and leave
-as Status objects.
+subresource, watch), and answers 404 for resources the store does not serve (a custom resource whose
+CRD is missing included). `decode_body` reads JSON or YAML and answers 415 for a body it cannot read
+(kubectl >= 1.32 may send protobuf, docs/facts.md#api-defaults-validation); `dry_run` and
+`delete_options` read the query and DeleteOptions the way kube-apiserver does; patches are JSON
+merge patches (strategic merge served as one) or RFC 6902 JSON patches. Errors travel as `ApiError`
+and leave as Status objects.
 """
 
 from __future__ import annotations

@@ -1,15 +1,15 @@
 """Runs the streaming app's HTTP server when the cluster says its pod serves.
 
-Plays kube-proxy and the app container: once the `akri-video-streaming-app` Deployment has a
-ready pod and its NodePort Service exists, the app boots (reads its cameras) and its Werkzeug
-server listens on the node port (on loopback). The app's camera discovery reads Services from
-the API objects as `get_camera_display` does (akri-facts 3.2): every namespace, the main camera
-named `<CONFIGURATION_NAME>-svc`, the small ones matching `<CONFIGURATION_NAME>-[\\da-f]{6}-svc`
-(a prefix match), each with exactly one port named `grpc`. A service URL `ip:port` leads, as
-kube-proxy routes it, to the devices of the ready broker pods behind that service and port.
-Faults, both on the app's first start: `app-wedged` (a stray request for a negative feed id
-left the camera lock held) and `stale-camera-list` (the app's camera refresh died and it still
-holds a service's old address).
+Plays kube-proxy and the app container: once the `akri-video-streaming-app` Deployment has a ready
+pod and its NodePort Service exists, the app boots (reads its cameras) and its Werkzeug server
+listens on the node port (on loopback). The app's camera discovery reads Services from the API
+objects as `get_camera_display` does (docs/facts.md#streaming-app-cameras): every namespace, the
+main camera named `<CONFIGURATION_NAME>-svc`, the small ones matching
+`<CONFIGURATION_NAME>-[\\da-f]{6}-svc` (a prefix match), each with exactly one port named `grpc`. A
+service URL `ip:port` leads, as kube-proxy routes it, to the devices of the ready broker pods behind
+that service and port. Faults, both on the app's first start (docs/facts.md#streaming-app-hangs):
+`app-wedged` (a stray request for a negative feed id left the camera lock held) and
+`stale-camera-list` (the app's camera refresh died and it still holds a service's old address).
 """
 
 from __future__ import annotations
@@ -156,7 +156,8 @@ class StreamingAppWatcher:
         stale = self._starts == 1 and "stale-camera-list" in self.faults
         if stale and self._lists == 2:
             # the first refresh meets an API server that is restarting (MicroK8s restarts its
-            # services on addon changes and refreshes, akri-facts 5.2 and 15): the list raises
+            # services on addon changes and refreshes, docs/facts.md#microk8s-restarts): the
+            # list raises, which ends the app's refresh (docs/facts.md#streaming-app-hangs)
             raise MaxRetryError(
                 "HTTPSConnectionPool(host='10.152.183.1', port=443): Max retries exceeded with "
                 "url: /api/v1/services?watch=False (Caused by NewConnectionError('Failed to "
@@ -185,8 +186,8 @@ class StreamingAppWatcher:
         """The address a recreated service had before: one no Service holds now.
 
         The twin cannot replay the app's past (it started before a broker was replaced, whose
-        new Service got a new ClusterIP, akri-facts 15); the API server picks addresses at
-        random, the twin takes the highest free one.
+        new Service got a new ClusterIP, docs/facts.md#services-follow-brokers); the API server
+        picks addresses at random, the twin takes the highest free one.
         """
         used = {(s.get("spec") or {}).get("clusterIP") for s in services}
         port = url.rsplit(":", 1)[1]

@@ -51,7 +51,7 @@ def deploy_by_hand(daemon) -> None:
     """Deploy as the Akri documentation does; with `deployed-node-rebooted`, then reboot."""
     (daemon.dir / "deployment.log").write_text(deploy(daemon.dir, daemon.spec, daemon.faults))
     if "deployed-node-rebooted" in daemon.faults:
-        # nothing of a hand deployment is persisted but packages and the snap (akri-facts 11:
-        # after a reboot the module and the feeders are gone)
+        # nothing of a hand deployment is persisted but packages and the snap (after a reboot
+        # the module and the feeders are gone: docs/facts.md#reboot)
         shut_down(daemon)
         daemon.booted.wait(BOOT_SECONDS + 30)

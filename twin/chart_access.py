@@ -2,7 +2,8 @@
 
 A ServiceAccount, ClusterRole and binding for the controller and the agent; the admission
 webhook that validates Configurations (its Deployment, Service, RBAC and the
-ValidatingWebhookConfiguration, all named `webhookConfiguration.name`, akri-facts 2.3).
+ValidatingWebhookConfiguration, all named `webhookConfiguration.name`,
+docs/facts.md#akri-components).
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def webhook_objects(
         "rules": [rule],
         "admissionReviewVersions": ["v1", "v1beta1"],
         "sideEffects": "None",
-        # Not set by the chart: the API default applies (akri-facts 2.3).
+        # Not set by the chart: the API default applies (docs/facts.md#akri-webhook).
         "failurePolicy": "Fail",
         "matchPolicy": "Equivalent",
         "timeoutSeconds": 10,

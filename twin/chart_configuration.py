@@ -1,9 +1,10 @@
 """The Akri chart's udev Configuration template (templates/udev-configuration.yaml).
 
 The Configuration exists only when `udev.configuration.enabled` is true and then requires a udev
-rule, as the chart's `required` does (akri-facts 1.2). Pre-0.6 value names (`udev.enabled`,
-`udev.name`, `udev.udevRules`) are not read here, so they are ignored as the real chart ignores
-them (F7). Without a broker image there is no brokerSpec and no service specs.
+rule, as the chart's `required` does. Pre-0.6 value names (`udev.enabled`, `udev.name`,
+`udev.udevRules`) are not read here, so they are ignored as the real chart ignores them
+(docs/facts.md#helm-values). Without a broker image there is no brokerSpec and no service
+specs.
 """
 
 from __future__ import annotations

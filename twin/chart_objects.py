@@ -1,9 +1,10 @@
 """Building blocks of the Akri chart's objects: labels, image references, containers, workloads.
 
-Labels follow `_helpers.tpl` (akri-facts 2.3): `app.kubernetes.io/part-of` is the chart's own
-name (`akri-dev` for the akri-dev chart), `instance` the release, `helm.sh/chart`
+Labels follow `_helpers.tpl` (docs/facts.md#chart-labels): `app.kubernetes.io/part-of` is the
+chart's own name (`akri-dev` for the akri-dev chart), `instance` the release, `helm.sh/chart`
 `<chart>-<version>`; images follow the component templates (`v<ver>[-dev]`, `latest-dev` only
-with `useLatestContainers`, F8). Workloads carry the defaults the API server would add, so
+with `useLatestContainers`, docs/facts.md#akri-charts and docs/facts.md#component-images).
+Workloads carry the defaults the API server would add, so
 clients that validate complete objects accept them.
 """
 
@@ -15,7 +16,10 @@ from twin.charts import ChartVersion
 
 
 def image_ref(chart: ChartVersion, values: dict[str, Any], repository: str, tag: Any) -> str:
-    """The image reference every component template computes (F8: latest-dev when asked)."""
+    """The image reference every component template computes (latest-dev when asked).
+
+    See docs/facts.md#component-images.
+    """
     if tag:
         return f"{repository}:{tag}"
     dev = values.get("useDevelopmentContainers")
@@ -25,7 +29,10 @@ def image_ref(chart: ChartVersion, values: dict[str, Any], repository: str, tag:
 
 
 def chart_labels(chart: ChartVersion, release: str, name: str, component: str) -> dict[str, str]:
-    """`akri.labels` plus the component's name and component labels (akri-facts 2.3)."""
+    """`akri.labels` plus the component's name and component labels.
+
+    See docs/facts.md#chart-labels and docs/facts.md#akri-components.
+    """
     return {
         "helm.sh/chart": chart.label,
         # `akri.name` = `default .Chart.Name`: the published akri-dev chart is named akri-dev

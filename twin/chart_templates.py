@@ -1,9 +1,9 @@
 """The Akri chart's templates, rendered into objects from coalesced values.
 
-Follows deployment/helm/templates at the facts' snapshot (akri-facts 1.2, 2.3): the agent,
-controller and udev discovery handler workloads here; RBAC and the webhook in
-`twin.chart_access`; the udev Configuration in `twin.chart_configuration`; labels, images and
-workload defaults in `twin.chart_objects`.
+Follows deployment/helm/templates at akri `604bdcb6` (docs/facts.md#helm-values,
+docs/facts.md#akri-components): the agent, controller and udev discovery handler workloads here;
+RBAC and the webhook in `twin.chart_access`; the udev Configuration in `twin.chart_configuration`;
+labels, images and workload defaults in `twin.chart_objects`.
 """
 
 from __future__ import annotations

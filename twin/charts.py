@@ -1,10 +1,10 @@
 """The Akri Helm charts the twin's `helm` knows: catalogue, default values and CRDs.
 
-The repository `https://project-akri.github.io/akri/` serves two charts, `akri` (releases,
-`v<ver>` images) and `akri-dev` (every merge, `v<ver>-dev` images), akri-facts 1.1. This module
+The repository `https://project-akri.github.io/akri/` serves two charts, `akri` (releases, `v<ver>`
+images) and `akri-dev` (every merge, `v<ver>-dev` images), docs/facts.md#akri-charts. This module
 holds what differs between chart versions (values.yaml defaults, the `crds/` directory with the
-`all` category only in recent dev charts, the pre-0.13.2 crictl socket) and Helm's value
-coalescing; `twin.chart_templates` renders the templates from these values.
+`all` category only in recent dev charts, the pre-0.13.2 crictl socket) and Helm's value coalescing;
+`twin.chart_templates` renders the templates from these values.
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@ Endpoints, writing only differences. While MicroK8s is down (`set_running(False)
 reconciles and the Node reads NotReady. Other models (Akri) shape pods through
 `add_pod_behaviour` and device-plugin resources through `set_allocatable`. Faults:
 `dns-disabled` (the dns addon never enables), `app-not-ready` (the app's pods never get ready),
-`disk-pressure` (DiskPressure from the start, as on a small disk, akri-facts 5.3: the node stays
-Ready but tainted), `slow-terminate` (containers take 25 s to exit on SIGTERM, facts 13).
+`disk-pressure` (DiskPressure from the start, as on a small disk, docs/facts.md#disk-pressure:
+the node stays Ready but tainted), `slow-terminate` (containers take 25 s to exit on SIGTERM,
+docs/facts.md#graceful-deletion).
 """
 
 from __future__ import annotations
@@ -38,9 +39,10 @@ __all__ = ["NODE_NAME", "Cluster", "PodBehaviour", "PodUnavailable"]
 
 log = logging.getLogger(__name__)
 NODE_NAME = "akri-edge-twin"
-STREAMING_APP = "akri-video-streaming-app"  # value of the app's `app` label (akri-facts 3.1)
+# value of the app's `app` label (docs/facts.md#streaming-app-manifest)
+STREAMING_APP = "akri-video-streaming-app"
 RETRY_AFTER_ERROR = 0.2
-SLOW_TERMINATE_SECONDS = 25.0  # the `slow-terminate` perturbation (twin.md)
+SLOW_TERMINATE_SECONDS = 25.0  # the `slow-terminate` perturbation (README's fault table)
 
 
 class Cluster:

@@ -1,12 +1,12 @@
 """The objects a fresh MicroK8s node starts with, and small helpers shared by the node model.
 
-MicroK8s on a single node: the four standard namespaces, the `kubernetes` Service on
-10.152.183.1 (akri-facts 5.3), and the Node itself (kubelet v1.34, Ubuntu 24.04, containerd)
-with the conditions and taints its kubelet and the node lifecycle controller give it: healthy,
-Unknown once the kubelet stopped posting status (plus the `unreachable` taints), or under
-pressure (DiskPressure with a small disk, 5.3: `KubeletHasDiskPressure` and the
-`node.kubernetes.io/disk-pressure:NoSchedule` taint, while Ready stays True). The Calico and
-CoreDNS objects are in `twin.addons`. Addresses here are data only: nothing connects to them.
+MicroK8s on a single node: the four standard namespaces, the `kubernetes` Service on 10.152.183.1
+(docs/facts.md#kubeconfig), and the Node itself (kubelet v1.34, Ubuntu 24.04, containerd) with the
+conditions and taints its kubelet and the node lifecycle controller give it: healthy, Unknown once
+the kubelet stopped posting status (plus the `unreachable` taints), or under pressure (DiskPressure
+with a small disk, docs/facts.md#disk-pressure: `KubeletHasDiskPressure` and the
+`node.kubernetes.io/disk-pressure:NoSchedule` taint, while Ready stays True). The Calico and CoreDNS
+objects are in `twin.addons`. Addresses here are data only: nothing connects to them.
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""How the twin's API server deletes: graceful pods, finalizers, propagation (akri-facts 13).
+"""How the twin's API server deletes: graceful pods, finalizers, propagation.
+
+Graceful pod deletion as docs/facts.md#graceful-deletion describes it.
 
 kube-apiserver rarely removes an object at once. A pod bound to a node gets
 `metadata.deletionTimestamp` (now + its grace period, `terminationGracePeriodSeconds` unless the

@@ -2,16 +2,21 @@
 
 `--twin-deployment akri-docs` runs the documented commands, in the documented order, through
 the node's own shell (`twin.shell`, what an SSH session runs), so they take the same code
-paths as a user's: packages with apt-get (akri-facts 6.1, 6.6, 7), the module loaded by hand
-with the demo's `modprobe` line and not persisted (6.3: `exclusive_caps=1` covers /dev/video1
-only, so it loads Y,N), feeders as background `sudo gst-launch-1.0 ... &` with the demo's
-`avenc_mjpeg` pipelines (7), MicroK8s as Akri's CI installs it (5.1), Akri with the documented
-`helm install` values (1.2) and the streaming app from the manifest (3.1).
+paths as a user's: packages with apt-get (docs/facts.md#v4l2loopback-minimum-version,
+docs/facts.md#videodev-module, docs/facts.md#feeder-pipeline), the module loaded by hand with the
+demo's `modprobe` line and not persisted (`exclusive_caps=1` covers /dev/video1 only, so it
+loads Y,N: docs/facts.md#exclusive-caps-per-device), feeders as background
+`sudo gst-launch-1.0 ... &` with the demo's `avenc_mjpeg` pipelines
+(docs/facts.md#feeder-pipeline), MicroK8s as Akri's CI installs it
+(docs/facts.md#microk8s-install), Akri with the documented `helm install` values
+(docs/facts.md#helm-values) and the streaming app from the manifest
+(docs/facts.md#streaming-app-manifest).
 
 Where the documentation leaves a choice to the reader, or names something the suite refuses,
 the deployment uses the suite's settings, so that `--install never` verifies what was deployed:
 the camera count (`video_nr=1..N`), the MicroK8s channel, the chart and its pinned version (the
-docs' unpinned `akri` chart and `latest` broker tag are refused by the suite, 1.1), the broker
+docs' unpinned `akri` chart and `latest` broker tag are refused by the suite,
+docs/facts.md#akri-charts and docs/facts.md#sample-images), the broker
 and app images. It also installs `v4l-utils`, which the suite's checks use (whether the docs
 install it is not in the facts). A command that fails is logged and the deployment goes on, as
 it would for a person at a terminal: the node is then deployed, but broken.
@@ -47,7 +52,10 @@ class DeploymentSpec:
 
 
 def feeder_line(number: int, caps: str = CAPS) -> str:
-    """The demo's feeder for /dev/videoN, backgrounded with its log (akri-facts 7)."""
+    """The demo's feeder for /dev/videoN, backgrounded with its log.
+
+    See docs/facts.md#feeder-pipeline.
+    """
     pattern = PATTERNS[(number - 1) % len(PATTERNS)]
     motion = "" if pattern == "ball" else " horizontal-speed=1"
     return (

@@ -5,7 +5,8 @@ appears in discovery exactly while it is served. The shapes follow the real API 
 (APIVersions, APIGroupList, APIGroup, APIResourceList), with each resource's singularName,
 shortNames and categories as kube-apiserver 1.34 publishes them (`po`, `svc`, `deploy`, `ds`,
 the `all` category) and, for custom resources, the names their CRD declares (Akri's `akric`,
-`akrii`, and `all` from akri-dev 0.13.24, akri-facts 2.1/12): what `kubectl get akrii` and
+`akrii`, and `all` from akri-dev 0.13.24, docs/facts.md#akri-crds and
+docs/facts.md#api-discovery): what `kubectl get akrii` and
 `kubectl get all` resolve through. `document` answers a discovery or health path.
 """
 

@@ -1,4 +1,4 @@
-"""The faults the twin can inject (twin.md), with the layer each must fail.
+"""The faults the twin can inject (the README's fault table), with the layer each must fail.
 
 A fault breaks one thing; a perturbation disturbs the run in a way a serious suite absorbs
 (it must pass). Self-tests and benchmarks iterate over this table.

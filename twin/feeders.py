@@ -1,13 +1,13 @@
 """The twin's camera feeders as data: device frame buffers, the sink redirect, feeder records.
 
 A feeder is a real `gst-launch-1.0 ... ! v4l2sink device=/dev/videoN` process, started as a
-transient systemd unit (the install plan) or from a shell (`sudo gst-launch-1.0 ... &`, as the
-Akri documentation does, akri-facts 7). The twin has no v4l2loopback, so the sink is swapped
-for `multipartmux boundary=frame ! fdsink fd=3` and the multipart stream is parsed into the
-device's frame buffer (`DeviceFrames`), which is what a broker would capture; `ps` still shows
-the pipeline as it was run (`twin.pidns.show_argv`). A unit's output and the messages of its
-systemd life cycle are its journal, kept on its `Feeder` record as bare messages (the
-journalctl model adds timestamp, host and identifier). `twin.feeder_manager` runs them.
+transient systemd unit (the install plan) or from a shell (`sudo gst-launch-1.0 ... &`, as the Akri
+documentation does, docs/facts.md#feeder-pipeline). The twin has no v4l2loopback, so the sink is
+swapped for `multipartmux boundary=frame ! fdsink fd=3` and the multipart stream is parsed into the
+device's frame buffer (`DeviceFrames`), which is what a broker would capture; `ps` still shows the
+pipeline as it was run (`twin.pidns.show_argv`). A unit's output and the messages of its systemd
+life cycle are its journal, kept on its `Feeder` record as bare messages (the journalctl model adds
+timestamp, host and identifier). `twin.feeder_manager` runs them.
 """
 
 from __future__ import annotations
@@ -56,7 +56,8 @@ class DeviceFrames:
             self._seq += 1
             self._frame = jpeg
             if size and not self.format:
-                # v4l2loopback reports 30 fps whatever the producer's rate (akri-facts 11)
+                # v4l2loopback reports 30 fps whatever the producer's rate
+                # (docs/facts.md#pixel-format-jpeg)
                 self.format = f"JPEG:{size[0]}x{size[1]}@30"
             self._cond.notify_all()
 

@@ -2,10 +2,10 @@
 
 A model of Helm 3.18 driving the twin's object store, with Helm's output formats and error texts.
 Charts come from `twin.charts` (catalogue, values, CRDs) and `twin.chart_templates` (rendering);
-`--set` follows Helm's strvals rules (`twin.strvals`). CRDs are created on install only, are
-kept by uninstall (akri-facts 1.3), and are never created under the `no-akri-crds` fault, which
-makes the install fail the way Helm does when a manifest's kind has no mapping. `--wait` waits on
-the store with a deadline (Helm's readiness rules for Deployments and DaemonSets); nothing
+`--set` follows Helm's strvals rules (`twin.strvals`). CRDs are created on install only, are kept by
+uninstall (docs/facts.md#helm-cleanup-hook), and are never created under the `no-akri-crds` fault,
+which makes the install fail the way Helm does when a manifest's kind has no mapping. `--wait` waits
+on the store with a deadline (Helm's readiness rules for Deployments and DaemonSets); nothing
 sleeps.
 """
 

@@ -1,15 +1,15 @@
 """The image registries as the node's containerd sees them: `microk8s ctr image pull`.
 
 `microk8s ctr` is containerd's client in the `k8s.io` namespace, the one the kubelet uses
-(akri-facts 5.3), so an image pulled with it is there for a pod with `imagePullPolicy:
-IfNotPresent`. What the registries hold follows the facts: project-akri/examples pushes
-`v<version>-dev` on every push to main (version.txt is 0.13.21 at the facts' snapshot), `pr-N`
-for pull requests, `v<semver>` only on releases (none yet), and no `latest`/`latest-dev`
-(akri-facts 1.2). Whether other images still pull today is UNCONFIRMED (akri-facts 10), so
-they pull. Errors read as containerd words them (pull.go wraps the resolver's error in `failed
-to resolve reference`; a registry 404 is `<ref>: not found`). Fault `app-image-missing`: the
-registry has no manifest for the streaming app's tag (never pushed or removed, akri-facts
-1.2 and F13).
+(docs/facts.md#microk8s-containerd), so an image pulled with it is there for a pod with
+`imagePullPolicy: IfNotPresent`. What the registries hold follows docs/facts.md#sample-images:
+project-akri/examples pushes `v<version>-dev` on every push to main (version.txt is 0.13.21 at
+`57eab4f5`), `pr-N` for pull requests, `v<semver>` only on releases (none yet), and no
+`latest`/`latest-dev`. Whether other images still pull today has not been checked (the same
+section says so), so they pull. Errors read as containerd words them (pull.go wraps the
+resolver's error in `failed to resolve reference`; a registry 404 is `<ref>: not found`). Fault
+`app-image-missing`: the registry has no manifest for the streaming app's tag (never pushed or
+removed, docs/facts.md#sample-images).
 """
 
 from __future__ import annotations

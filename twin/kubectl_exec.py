@@ -3,10 +3,10 @@
 What a container can run is its image's userland. Akri's images (agent, controller, webhook, udev
 discovery handler, and the udev-video-broker from Akri core or project-akri/examples) are built
 by `Dockerfile.rust`: `FROM scratch`, busybox, and only `sh uniq tail sort grep cut` linked to it
-(akri-facts 4; akri build/containers/Dockerfile.rust at 604bdcb6), so there is no `printenv`,
-`env`, `ls` or `cat`. Other images are taken to have a Debian userland with coreutils (the
-streaming app is python:3.11-slim-bookworm, facts 3.1); the facts name no other image, so that
-is an assumption.
+(docs/facts.md#broker-image-userland; akri build/containers/Dockerfile.rust at 604bdcb6), so
+there is no `printenv`, `env`, `ls` or `cat`. Other images are taken to have a Debian userland
+with coreutils (the streaming app is python:3.11-slim-bookworm, docs/facts.md#sample-images);
+the facts name no other image, so that is an assumption.
 
 Of those userlands the twin runs what the suite and a person debugging use: coreutils'
 `printenv` and `env`, and `sh -c SCRIPT` where SCRIPT is `echo` commands (`;`-separated) with

@@ -1,16 +1,16 @@
 """The scheduler and kubelet of the twin's single node: pods from Pending to Running, or not.
 
-Each pod bound (or bindable) to the node gets an in-memory record: when it was scheduled, when
-its containers start, their restart counts, container ids and last terminations. Statuses are
-computed from the record and written only when they change, so a reconcile pass that finds
-nothing to do writes nothing. Time-based steps (start after `ready_after`, crash-loop back-off
-1 s, 2 s, 4 s, capped at 8 s) are deadlines returned to the caller's scheduler, never sleeps.
-Pods the node cannot take (an extended resource such as `akri.sh/...` it does not offer, a taint
-they do not tolerate: `twin.scheduling`) stay Pending and Unschedulable, as the real scheduler
-reports it. A pod being deleted (akri-facts 13) has its containers stopped: they exit after
-their behaviour's `stop_after` (SIGTERM), or are killed once the pod's grace period is over; the
-kubelet then reports them terminated and deletes the pod for good (grace period 0, its uid as
-the precondition), which is when watchers see DELETED.
+Each pod bound (or bindable) to the node gets an in-memory record: when it was scheduled, when its
+containers start, their restart counts, container ids and last terminations. Statuses are computed
+from the record and written only when they change, so a reconcile pass that finds nothing to do
+writes nothing. Time-based steps (start after `ready_after`, crash-loop back-off 1 s, 2 s, 4 s,
+capped at 8 s) are deadlines returned to the caller's scheduler, never sleeps. Pods the node cannot
+take (an extended resource such as `akri.sh/...` it does not offer, a taint they do not tolerate:
+`twin.scheduling`) stay Pending and Unschedulable, as the real scheduler reports it. A pod being
+deleted (docs/facts.md#graceful-deletion) has its containers stopped: they exit after their
+behaviour's `stop_after` (SIGTERM), or are killed once the pod's grace period is over; the kubelet
+then reports them terminated and deletes the pod for good (grace period 0, its uid as the
+precondition), which is when watchers see DELETED.
 """
 
 from __future__ import annotations

@@ -207,7 +207,10 @@ class Node:
         return minor, label
 
     def create_device(self, number: int, minor: int, label: str) -> None:
-        """Create /dev/videoN: char 81:minor, root:video 0660 (akri-facts 11), and its sysfs."""
+        """Create /dev/videoN: char 81:minor, root:video 0660, and its sysfs.
+
+        As docs/facts.md#video-devices describes a mock camera.
+        """
         devnode = f"/dev/video{number}"
         path = self.root / "dev" / f"video{number}"
         os.mknod(path, 0o660 | stat.S_IFCHR, os.makedev(V4L2_MAJOR, minor))

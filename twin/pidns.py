@@ -1,14 +1,14 @@
 """The node's process table: a PID namespace per boot, with an init that reaps, and argv as shown.
 
-A real node's `ps` lists that node's processes only. The twin gives each boot of the node its
-own PID namespace: an init process (PID 1 inside) started with `unshare --pid --fork`, which
-every SSH session (`twin.shell`) and every feeder joins, and in which each session mounts its
-own /proc. `ps`, `kill` and `/proc/<pid>` are then the real tools on a real (namespaced)
-process table, and two twins on one machine never see each other's processes. Killing init
-ends every process of the boot, as a reboot does. `show_argv` rewrites a running process's
-command line in its own memory (what `ps` reads), so that a feeder whose sink the twin
-redirected shows the pipeline its unit or shell ran (`... ! v4l2sink device=/dev/videoN`,
-akri-facts 11). Only the standard library is used: `twin.shell` imports it on every command.
+A real node's `ps` lists that node's processes only. The twin gives each boot of the node its own
+PID namespace: an init process (PID 1 inside) started with `unshare --pid --fork`, which every SSH
+session (`twin.shell`) and every feeder joins, and in which each session mounts its own /proc. `ps`,
+`kill` and `/proc/<pid>` are then the real tools on a real (namespaced) process table, and two twins
+on one machine never see each other's processes. Killing init ends every process of the boot, as a
+reboot does. `show_argv` rewrites a running process's command line in its own memory (what `ps`
+reads), so that a feeder whose sink the twin redirected shows the pipeline its unit or shell ran
+(`... ! v4l2sink device=/dev/videoN`, docs/facts.md#feeder-pipeline). Only the standard library is
+used: `twin.shell` imports it on every command.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The twin's Kubernetes PKI: a CA, the API server certificate and the admin client certificate.
 
-Shaped like MicroK8s' (akri-facts 5.3, libs-facts 3b): the server certificate carries the
+Shaped like MicroK8s' (docs/facts.md#kubeconfig): the server certificate carries the
 SANs of MicroK8s' csr.conf.template (the kubernetes service names, 127.0.0.1 and 10.152.183.1),
 the client certificate is CN=admin, O=system:masters, and `Pki.kubeconfig` renders what
 `microk8s config` prints (cluster `microk8s-cluster`, context `microk8s`, user `admin`, all

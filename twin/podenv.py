@@ -3,8 +3,8 @@
 Built the way the kubelet and the runtime build it: image defaults (PATH, HOME), HOSTNAME,
 Docker-link style variables for the Services of the pod's namespace (enableServiceLinks) and the
 `kubernetes` master service, then the container's `envFrom` and `env` (with `valueFrom` field,
-ConfigMap and Secret references resolved from the store), then what a device plugin injects
-through CDI (Akri's UDEV_DEVNODE_<HASH>, akri-facts 2.6), which the runtime applies last.
+ConfigMap and Secret references resolved from the store), then what a device plugin injects through
+CDI (Akri's UDEV_DEVNODE_<HASH>, docs/facts.md#broker-environment), which the runtime applies last.
 """
 
 from __future__ import annotations

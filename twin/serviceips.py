@@ -1,6 +1,6 @@
 """Service address allocation, as the API server does it on create and update.
 
-MicroK8s serves `--service-cluster-ip-range=10.152.183.0/24` (akri-facts 5.3); the
+MicroK8s serves `--service-cluster-ip-range=10.152.183.0/24` (docs/facts.md#kubeconfig); the
 `kubernetes` Service holds 10.152.183.1. Addresses are data only: nothing in the twin ever
 connects to them. NodePorts come from a pluggable allocator (the twin maps them to real
 loopback ports) or else from the default 30000-32767 range. Exhaustion or a node port that
@@ -21,7 +21,8 @@ def _free_cluster_ip(used: set[str], name: str, namespace: str, uid: str = "") -
     if (namespace, name) == ("default", "kubernetes") and str(hosts[0]) not in used:
         return str(hosts[0])
     # The API server picks a free address at random, so a Service deleted and created again
-    # gets a new ClusterIP (akri-facts 15); the new object's uid stands in for the dice.
+    # gets a new ClusterIP (docs/facts.md#services-follow-brokers); the new object's uid stands
+    # in for the dice.
     start = int(uid.replace("-", "")[:8] or "0", 16) % (len(hosts) - 1) if uid else 0
     for ip in hosts[1 + start :] + hosts[1 : 1 + start]:
         if str(ip) not in used:

@@ -1,7 +1,8 @@
 """The twin's object store: the state behind its API server and controllers, and its writes.
 
 `ObjectStore` extends the read side (`twin.catalog`: served kinds, get, list, watch) with
-writes that behave as kube-apiserver's (akri-facts 13): creates go through admission
+writes that behave as kube-apiserver's (docs/facts.md#api-defaults-validation,
+docs/facts.md#graceful-deletion): creates go through admission
 (`twin.admission`: pod defaults, 422 validation), deletes through `twin.deletion` (graceful
 pods, finalizers, a CRD waiting for its objects), an update that removes the last finalizer of
 an object being deleted removes it, and every write can be a dry run that answers as if it had

@@ -1,17 +1,17 @@
 """The twin's Akri video streaming app: the sample app's camera set and its routes.
 
-Follows `apps/video-streaming-app/app.py` of project-akri/examples @57eab4f5 (akri-facts 3.2,
-3.3, 15). The camera set (configuration service = main camera, instance services = small
-cameras sorted by their `ip:port` strings) is read at start and then every second by a refresh
-thread, which ends for good at its first failed services list (it has no try/except). A change
-runs `merge`, which holds the camera lock while it stops every feed thread and waits for it
-(after its GetFrame and its 1 s sleep), then starts the new set; open streams of the old
-feeds stall (`twin/streaming_feeds.py`). The routes that take the camera lock (`/`,
-`/camera_list`, `/camera_frame_feed/<id>`) wait while a merge holds it, forever if a feed
-thread is stuck in a GetFrame that never returns; a negative id below -N raises IndexError
-while the lock is held, and the real app never releases it, so every later request hangs
-while the pod stays Ready. The HTTP framing is in `twin/streaming_http.py`. Fault `no-feeds`:
-the index page has no feed links.
+Follows `apps/video-streaming-app/app.py` of project-akri/examples @57eab4f5
+(docs/facts.md#streaming-app-cameras, docs/facts.md#streaming-app-routes,
+docs/facts.md#streaming-app-hangs). The camera set (configuration service = main camera, instance
+services = small cameras sorted by their `ip:port` strings) is read at start and then every second
+by a refresh thread, which ends for good at its first failed services list (it has no try/except). A
+change runs `merge`, which holds the camera lock while it stops every feed thread and waits for it
+(after its GetFrame and its 1 s sleep), then starts the new set; open streams of the old feeds stall
+(`twin/streaming_feeds.py`). The routes that take the camera lock (`/`, `/camera_list`,
+`/camera_frame_feed/<id>`) wait while a merge holds it, forever if a feed thread is stuck in a
+GetFrame that never returns; a negative id below -N raises IndexError while the lock is held, and
+the real app never releases it, so every later request hangs while the pod stays Ready. The HTTP
+framing is in `twin/streaming_http.py`. Fault `no-feeds`: the index page has no feed links.
 """
 
 from __future__ import annotations

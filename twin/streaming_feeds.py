@@ -1,13 +1,13 @@
 """The sample streaming app's camera feeds: one feed thread and one shared frame slot each.
 
 As `CameraFeed` in `apps/video-streaming-app/app.py` (project-akri/examples @57eab4f5,
-akri-facts 3.2, 3.3): the feed thread calls `GetFrame` (blocking until the broker captures a
-frame: there is no deadline), keeps the frame in a one-slot queue (a stale frame is dropped)
-and sleeps 1 s, so about one frame per second per feed. Every client of the feed takes frames
-from that one queue in turn, so they share the frames. A client's generator blocks on the queue
-for as long as no frame comes: after a merge nothing fills an old feed's queue again and its
-open streams stall. Frames carry the padding of a V4L2 buffer. Faults: `not-jpeg` (scrambled
-bodies), `frozen-frames` (each feed repeats its first frame).
+docs/facts.md#streaming-app-cameras, docs/facts.md#streaming-stalls): the feed thread calls
+`GetFrame` (blocking until the broker captures a frame: there is no deadline), keeps the frame in a
+one-slot queue (a stale frame is dropped) and sleeps 1 s, so about one frame per second per feed.
+Every client of the feed takes frames from that one queue in turn, so they share the frames. A
+client's generator blocks on the queue for as long as no frame comes: after a merge nothing fills an
+old feed's queue again and its open streams stall. Frames carry the padding of a V4L2 buffer.
+Faults: `not-jpeg` (scrambled bodies), `frozen-frames` (each feed repeats its first frame).
 """
 
 from __future__ import annotations

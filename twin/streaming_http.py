@@ -9,8 +9,7 @@ on Flask 2.2.5's error handling:
   `Transfer-Encoding: chunked`, one chunk per yielded part. Every response carries `Connection:
   close` (Werkzeug turns keep-alive off), so one request per connection.
 * The status line and headers go out with the first body chunk: a feed whose queue never
-  fills sends nothing at all, not even its status line. (akri-facts 3.3 says a frameless feed
-  sends its headers: the source says otherwise; a question for the facts.)
+  fills sends nothing at all, not even its status line (docs/facts.md#streaming-app-framing).
 * An exception in a view is logged ("Exception on <path> [GET]" and the traceback) and answered
   with Werkzeug's InternalServerError page; access log lines follow Werkzeug's format.
 * The image pins only Flask==2.2.5, so its Werkzeug is the newest at build time: 3.1.6 for a

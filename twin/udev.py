@@ -2,13 +2,14 @@
 
 The udev discovery handler reports every device whose properties satisfy one of a
 Configuration's `udevRules`; a local device's Instance id is blake2b-24 of its devpath and the
-node name (akri-facts 2.2). `udev_properties` is the one source of a v4l2loopback node's udev
-database entry: `udevadm info --query=property` prints it, and rules are evaluated on it
-(`KERNEL`, `SUBSYSTEM`, `DEVPATH`, `DEVNAME`, `ENV{ID_V4L_CAPABILITIES}`=":video_output:", 6.5).
-A broker gets the properties of the Instance it was allocated (`twin.akri_slots`) twice through
-CDI, as is and suffixed with the upper-case hash (2.6); it crash-loops with the rscam panic when
-its camera has no producer (section 4, F5), and with main.rs's panic when it was allocated no
-device at all (no `UDEV_DEVNODE_<HASH>`, section 4).
+node name (docs/facts.md#instance-names). `udev_properties` is the one source of a v4l2loopback
+node's udev database entry: `udevadm info --query=property` prints it, and rules are evaluated on
+it (`KERNEL`, `SUBSYSTEM`, `DEVPATH`, `DEVNAME`, `ENV{ID_V4L_CAPABILITIES}`=":video_output:",
+docs/facts.md#udev-capabilities). A broker gets the properties of the Instance it was allocated
+(`twin.akri_slots`) twice through CDI, as is and suffixed with the upper-case hash
+(docs/facts.md#broker-environment); it crash-loops with the rscam panic when its camera has no
+producer (docs/facts.md#feeders-before-akri), and with main.rs's panic when it was allocated no
+device at all (no `UDEV_DEVNODE_<HASH>`, docs/facts.md#broker-environment).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import yaml
 
 from twin.podstatus import PodBehaviour
 
-# v4l_id runs when the node appears, before a producer attaches (akri-facts 6.5, 11).
+# v4l_id runs when the node appears, before a producer attaches (docs/facts.md#udev-capabilities).
 V4L_CAPABILITIES = ":video_output:"
 V4L2_MAJOR = 81
 _CLAUSE = re.compile(r'\s*([A-Za-z_]+(?:\{[^}]*\})?)\s*(==|!=)\s*"([^"]*)"\s*')
@@ -37,7 +38,8 @@ CAPTURER = (
 )
 _PANIC_AT = "thread 'main' panicked at src/util/camera_capturer.rs:"
 _BACKTRACE = "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n"
-# F5: no producer yet, so v4l2loopback enumerates no format and `format_options[0]` panics.
+# No producer yet, so v4l2loopback enumerates no format and `format_options[0]` panics
+# (docs/facts.md#feeders-before-akri).
 NO_FORMATS_PANIC = (
     f"{_PANIC_AT}69:13:\nindex out of bounds: the len is 0 but the index is 0\n{_BACKTRACE}"
 )
@@ -66,17 +68,20 @@ class UdevDevice:
 
 
 def instance_hash(devpath: str, node: str) -> str:
-    """The 6-hex Instance id of a local device: blake2b-24 of devpath + node (facts 2.2)."""
+    """The 6-hex Instance id of a local device: blake2b-24 of devpath + node.
+
+    See docs/facts.md#instance-names.
+    """
     return hashlib.blake2b((devpath + node).encode(), digest_size=3).hexdigest()
 
 
 def udev_properties(device: UdevDevice) -> dict[str, str]:
     """The device's udev database properties, in `udevadm info --query=property` order.
 
-    DEVPATH and ID_V4L_CAPABILITIES are as observed on a real host (akri-facts 11); the other
-    keys are what udev and v4l_id set for any video4linux node. Their exact values on a real
-    v4l2loopback node (ID_V4L_PRODUCT = the card label, ID_V4L_VERSION=2, the TAGS) are not in
-    the facts: a question for them.
+    DEVPATH and ID_V4L_CAPABILITIES are as observed on a real host (docs/facts.md#video-devices,
+    docs/facts.md#udev-capabilities); the other keys are what udev and v4l_id set for any
+    video4linux node. Their exact values on a real v4l2loopback node (ID_V4L_PRODUCT = the card
+    label, ID_V4L_VERSION=2, the TAGS) are not in the facts: a question for them.
     """
     return {
         "DEVPATH": device.devpath,

@@ -2,7 +2,8 @@
 
 The app is driven by a fake services list and fake devices (two that a feeder fills, one that
 never gets a frame); the tests read what a client of the real app (Flask 2.2.5 on Werkzeug's
-threaded server, akri-facts 3.2, 3.3, 12) would see.
+threaded server, docs/facts.md#streaming-app-routes and docs/facts.md#streaming-app-framing)
+would see.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Self-tests of the twin's Akri model on a real store and cluster model.
 
 Each test installs the chart the way the docs do (through the twin's `helm`, no --wait), with two
-mock cameras, and waits on store events with a deadline. Expectations come from akri-facts
-2.2-2.6, 4, 12 and 15 (names, hashes, labels, env, deviceUsage, services); the faults are in
+mock cameras, and waits on store events with a deadline. Expectations come from docs/facts.md's
+Akri sections (names, hashes, labels, env, deviceUsage, services); the faults are in
 test_akri_faults.py.
 """
 
@@ -142,7 +142,10 @@ def test_unfed_camera_crash_loops_with_the_capturer_panic_until_fed(make_node):
 
 
 def test_device_usage_is_created_empty_and_then_names_the_holding_node(make_node, monkeypatch):
-    """facts 2.2: `deviceUsage` starts empty; a held slot maps to the node; free ones are absent."""
+    """`deviceUsage` starts empty; a held slot maps to the node; free ones are absent.
+
+    See docs/facts.md#instance-fields.
+    """
     monkeypatch.setattr(akri_controller, "SLOW_START_DELAY", 1.0)  # brokers come a second late
     node = make_node("slow-start")
     node.until(lambda: len(node.instances()) == 2, "two Instances")
@@ -156,7 +159,10 @@ def test_device_usage_is_created_empty_and_then_names_the_holding_node(make_node
 
 
 def test_services_go_with_the_last_broker_and_come_back_as_new_objects(make_node):
-    """facts 12, 15: no broker behind a service, no service; a new broker, a new Service."""
+    """No broker behind a service, no service; a new broker, a new Service.
+
+    See docs/facts.md#services-follow-brokers.
+    """
     node = make_node()
     watched = {f"{name_of(1)}-svc", f"{CONFIG}-svc"}
     node.until(lambda: watched <= set(node.services()), "both services")
@@ -186,7 +192,8 @@ def test_services_go_with_the_last_broker_and_come_back_as_new_objects(make_node
 
 def test_a_broker_that_claims_no_device_gets_none_and_panics(make_node, monkeypatch):
     """The environment comes from the device plugin's Allocate, not from the pod's labels: a
-    broker pod spec without `{{PLACEHOLDER}}` gets no device and main.rs panics (facts 4)."""
+    broker pod spec without `{{PLACEHOLDER}}` gets no device and main.rs panics
+    (docs/facts.md#broker-environment)."""
     monkeypatch.setattr(akri_controller, "SLOW_START_DELAY", 1.0)  # time to edit the spec
     node = make_node("slow-start")
 

@@ -1,4 +1,6 @@
-"""What the twin's API server does to requests (akri-facts 13), as a real kube-apiserver does.
+"""What the twin's API server does to requests, as a real kube-apiserver does.
+
+See docs/facts.md#api-defaults-validation and docs/facts.md#api-discovery.
 
 Defaults at creation, 422 validation with the server's wording, 400 for a field selector the
 kind does not index, `dryRun=All` that never persists, 415 for a body it cannot read, JSON and

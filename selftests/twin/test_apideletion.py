@@ -1,4 +1,6 @@
-"""How the twin's API server deletes (akri-facts 13), through the kubernetes client the suite uses.
+"""How the twin's API server deletes, through the kubernetes client the suite uses.
+
+See docs/facts.md#graceful-deletion and docs/facts.md#configuration-finalizer.
 
 Graceful pod deletion with the twin's kubelet running: the pod stays Terminating, still Running
 and Ready, until its containers stopped; a container that ignores SIGTERM is killed at the end
@@ -221,7 +223,8 @@ def test_preconditions_and_crd_deletion_waiting_for_its_objects(bare: ApiUnderTe
     }
     bare.store.create(crd)
     config = {"apiVersion": "akri.sh/v0", "kind": "Configuration", "metadata": {"name": "cfg"}}
-    config["metadata"]["finalizers"] = [NODE_NAME]  # the agent's finalizer (akri-facts 12)
+    # the agent's finalizer (docs/facts.md#configuration-finalizer)
+    config["metadata"]["finalizers"] = [NODE_NAME]
     bare.store.create(config)
     bare.store.delete("CustomResourceDefinition", None, "configurations.akri.sh")
     waiting = bare.store.get("CustomResourceDefinition", None, "configurations.akri.sh")

@@ -1,7 +1,7 @@
 """Self-tests of the Akri chart as the twin's `helm` renders it: objects, labels, images, CRDs.
 
-Hermetic: an in-memory ObjectStore, no cluster. The expectations come from akri-facts 1-2 and
-the chart templates at akri 604bdcb6 (`deployment/helm/templates`).
+Hermetic: an in-memory ObjectStore, no cluster. The expectations come from docs/facts.md's Akri
+sections and the chart templates at akri 604bdcb6 (`deployment/helm/templates`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ def test_docs_install_creates_the_facts_objects(helm, store):
     assert "STATUS: deployed\nREVISION: 1\n" in out
     agent = store.get("DaemonSet", "default", "akri-agent-daemonset")
     labels = agent["metadata"]["labels"]
-    assert labels["app.kubernetes.io/part-of"] == "akri-dev", "the chart's own name (facts 2.3)"
+    assert labels["app.kubernetes.io/part-of"] == "akri-dev", (
+        "the chart's own name (docs/facts.md#chart-labels)"
+    )
     assert labels["helm.sh/chart"] == "akri-dev-0.13.26"
     assert labels["app.kubernetes.io/instance"] == "akri"
     assert labels["app.kubernetes.io/managed-by"] == "Helm"

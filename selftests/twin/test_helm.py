@@ -1,7 +1,7 @@
 """Self-tests of the twin's `helm`: strvals, repositories, releases, faults.
 
-Hermetic: an in-memory ObjectStore with the `default` namespace, no cluster (so `--wait` can
-only time out, which is what its test checks). The expectations come from akri-facts 1-2;
+Hermetic: an in-memory ObjectStore with the `default` namespace, no cluster (so `--wait` can only
+time out, which is what its test checks). The expectations come from docs/facts.md's Akri sections;
 rendering is tested in test_chart.py.
 """
 
@@ -136,7 +136,7 @@ def test_release_lifecycle(helm, store):
     assert (code, out) == (0, 'release "akri" uninstalled\n')
     assert store.get("DaemonSet", "default", "akri-agent-daemonset") is None
     assert store.list("Configuration")[0] == []
-    # CRDs live in crds/, so uninstall keeps them (akri-facts 1.3).
+    # CRDs live in crds/, so uninstall keeps them (docs/facts.md#helm-cleanup-hook).
     assert store.get("CustomResourceDefinition", None, "instances.akri.sh") is not None
     assert "release: not found" in helm.run(["status", "akri"])[2]
 

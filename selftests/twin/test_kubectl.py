@@ -160,7 +160,7 @@ def test_get_json_loads_into_client_models(kubectl):
 
 
 def test_exec_in_a_broker_has_only_the_images_busybox_commands(kubectl):
-    """The broker image has busybox `sh uniq tail sort grep cut` and nothing else (facts 4)."""
+    """Only busybox `sh uniq tail sort grep cut` (docs/facts.md#broker-image-userland)."""
     ok(kubectl, "apply", "-f", "-", stdin=BROKER)
     ok(kubectl, "wait", "--for=condition=Ready", "pod/akri-udev-video-3a9f0c-pod", "--timeout=10s")
     pod = "akri-udev-video-3a9f0c-pod"
@@ -268,7 +268,7 @@ def _akri_crd(kind: str, short: str, categories: list[str]) -> dict:
 
 
 def test_short_names_and_all_come_from_discovery(kubectl):
-    """`kubectl get all` expands the `all` category as discovery publishes it (akri-facts 12)."""
+    """`kubectl get all` expands `all` as discovery publishes it (docs/facts.md#api-discovery)."""
     store = kubectl.store
     store.create(_akri_crd("Configuration", "akric", ["all"]))
     store.create(_akri_crd("Instance", "akrii", []))  # a chart before 0.13.24

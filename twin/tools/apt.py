@@ -1,7 +1,8 @@
 """Package tools: apt-get, apt and dpkg-query over the twin's package catalogue.
 
-The catalogue is Ubuntu 24.04's for the packages the demo needs (akri-facts 6.1 and 7); faults
-change it (`no-v4l2loopback` removes the module package, `old-v4l2loopback` offers 0.12.3).
+The catalogue is Ubuntu 24.04's for the packages the demo needs
+(docs/facts.md#v4l2loopback-minimum-version, docs/facts.md#feeder-pipeline); faults change it
+(`no-v4l2loopback` removes the module package, `old-v4l2loopback` offers 0.12.3).
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """The GStreamer command-line tools: the real binaries, once their packages are "installed".
 
-`gst-launch-1.0` with a `v4l2sink` is a feeder started from a shell (the Akri documentation's
-`sudo gst-launch-1.0 ... &`, akri-facts 7): the real gst runs as the shell's own child, with
-its sink redirected to the daemon (`twin.feeders`, `twin.rpc`), and `ps` shows the pipeline as
-typed. A missing device fails as gst does. With the `no-jpegenc` fault every GStreamer tool
-and unit runs without the jpeg plugin (`plugin_env`).
+`gst-launch-1.0` with a `v4l2sink` is a feeder started from a shell (the Akri documentation's `sudo
+gst-launch-1.0 ... &`, docs/facts.md#feeder-pipeline): the real gst runs as the shell's own child,
+with its sink redirected to the daemon (`twin.feeders`, `twin.rpc`), and `ps` shows the pipeline as
+typed. A missing device fails as gst does. With the `no-jpegenc` fault every GStreamer tool and unit
+runs without the jpeg plugin (`plugin_env`).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def gstreamer_tool(daemon, call: Call) -> Answer:
         return not_found(call.tool)
     env = [f"{k}={v}" for k, v in daemon.gst_env().items()]
     real = [*(["/usr/bin/env", *env] if env else []), GST_TOOLS[call.tool]]
-    # as a real host shows a feeder started with sudo (akri-facts 11)
+    # as a real host shows a feeder started with sudo (docs/facts.md#feeder-pipeline)
     shown = [GST_TOOLS[call.tool], *call.argv]
     if call.tool == "gst-launch-1.0" and any(a.split()[:1] == ["v4l2sink"] for a in call.argv):
         try:

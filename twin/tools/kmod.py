@@ -1,8 +1,9 @@
 """Kernel-module tools: modprobe, rmmod, lsmod, modinfo, dmesg, dkms (v4l2-ctl: `v4l2ctl`).
 
-Output formats follow akri-facts sections 6 and 11 (a real Debian host with 0.12.7): 0.12.x
+Output formats follow what docs/facts.md recorded on a real Debian host with 0.12.7: 0.12.x
 declares no MODULE_VERSION (modinfo has no version line, no /sys/module/.../version), the kernel
-log announces the version at load, array parameters print all 8 slots.
+log announces the version at load (docs/facts.md#v4l2loopback-version-source), array parameters
+print all 8 slots (docs/facts.md#exclusive-caps-per-device).
 """
 
 from __future__ import annotations

@@ -1,16 +1,16 @@
 """snap and microk8s: the MicroK8s snap, its status, addons, kubeconfig, kubectl and helm3.
 
-Formats follow akri-facts section 5: `status --format yaml` prints Python-style booleans, the
-rbac addon always reads as enabled (its check is the cluster-admin role), the real RBAC mode is
-in the apiserver args file, dns is on by default since 1.27, dashboard is gone in 1.36, and
-`microk8s config` carries an x509 client certificate. The apiserver reads its args file when it
-starts: `--allow-privileged=true` decides whether it admits privileged pods (5.3). Enabling rbac
-restarts it, and `microk8s enable` returns without waiting for it to come back (core-addons'
-rbac enable script), so MicroK8s reads as not running for a moment. The install hook links
-`/var/lib/kubelet` into the snap only if it did not exist (5.3). Faults: `kubelet-dir-not-linked`
-(the node already had a /var/lib/kubelet directory), `privileged-not-allowed` (the args file lost
-`--allow-privileged=true` before the rbac restart read it), `microk8s-other-track` (MicroK8s
-1.33/stable was on the node before the run).
+Formats follow docs/facts.md: `status --format yaml` prints Python-style booleans, the rbac addon
+always reads as enabled (its check is the cluster-admin role), the real RBAC mode is in the
+apiserver args file, dns is on by default since 1.27, dashboard is gone in 1.36, and `microk8s
+config` carries an x509 client certificate. The apiserver reads its args file at start:
+`--allow-privileged=true` decides if it admits privileged pods (docs/facts.md#allow-privileged).
+Enabling rbac restarts it, and `microk8s enable` returns without waiting for it to come back
+(core-addons' rbac enable script), so MicroK8s reads as not running for a moment. The install hook
+links `/var/lib/kubelet` into the snap only if it did not exist (docs/facts.md#kubelet-directory).
+Faults: `kubelet-dir-not-linked` (the node already had a /var/lib/kubelet directory),
+`privileged-not-allowed` (the args file lost `--allow-privileged=true` before the rbac restart read
+it), `microk8s-other-track` (MicroK8s 1.33/stable was on the node before the run).
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def _apiserver_args_path(daemon) -> str:
 
 
 def _start_apiserver(daemon) -> None:
-    """The apiserver (re)reads its args file: the admission policy follows it (5.3)."""
+    """The apiserver (re)reads its args file; admission follows (docs/facts.md#allow-privileged)."""
     flags = (daemon.node.var(_apiserver_args_path(daemon)) or "").split()
     allowed = "--allow-privileged=true" in flags or "--allow-privileged" in flags  # a bare flag
     daemon.store.policy.allow_privileged = allowed
@@ -124,7 +124,7 @@ def _snap_install(daemon, argv: list[str]) -> Answer:
     kubelet = node.var_path("lib/kubelet")
     if "kubelet-dir-not-linked" in daemon.faults:
         # the fault: a /var/lib/kubelet directory was already there (an earlier kubeadm or k3s
-        # install left it), so the install hook leaves it alone (akri-facts 5.3)
+        # install left it), so the install hook leaves it alone (docs/facts.md#kubelet-directory)
         kubelet.mkdir(parents=True, exist_ok=True)
     if not kubelet.exists() and not kubelet.is_symlink():
         kubelet.parent.mkdir(parents=True, exist_ok=True)

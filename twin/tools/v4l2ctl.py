@@ -1,4 +1,7 @@
-"""v4l2-ctl on the twin's loopback devices, as a real host shows it (akri-facts 6.5, 11).
+"""v4l2-ctl on the twin's loopback devices, as a real host shows it.
+
+As docs/facts.md#video-devices, docs/facts.md#pixel-format-jpeg and
+docs/facts.md#v4l2-ctl-output record it.
 
 Modelled: `--list-devices` (exits 1 on the missing /dev/video0 while listing correctly),
 `-d DEV --info` / `--all` (the driver info block) and `--list-formats[-ext]`. Any other
