@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fixtures.steps.cluster import pull_reference
-from twin.images import ctr
+from twin.tools.ctr import ctr
 
 APP = "ghcr.io/project-akri/examples/video-streaming-app"
 

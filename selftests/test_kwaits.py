@@ -17,9 +17,9 @@ from kubernetes.client import V1PodList
 
 from fixtures.kube import Kube, api_client_from_kubeconfig
 from fixtures.kwaits import WaitTimeout, wait_for, wait_until_endpoints_ready
-from twin.kubeapi import KubeApiServer
-from twin.pki import make_pki
-from twin.store import ObjectStore
+from twin.kubeapi.pki import make_pki
+from twin.kubeapi.server import KubeApiServer
+from twin.kubeapi.store import ObjectStore
 
 
 @pytest.fixture

@@ -22,21 +22,21 @@ import sys
 import threading
 from pathlib import Path
 
-from twin import boot
-from twin import pki as twin_pki
-from twin.akri import AkriModel, UdevDevice
-from twin.appwatch import StreamingAppWatcher
-from twin.cluster import NODE_NAME, Cluster
+from twin.akri.agent import AkriModel, UdevDevice
+from twin.cluster.microk8s import NODE_NAME, Cluster
 from twin.deployment import DeploymentSpec
-from twin.feeder_manager import FeederManager
-from twin.helm import Helm
-from twin.kubeapi import KubeApiServer
-from twin.kubectl import Kubectl
-from twin.node import Node
-from twin.pidns import NodeProcesses
-from twin.rpc import RpcServer
+from twin.feeders.manager import FeederManager
+from twin.helm.cli import Helm
+from twin.host import boot
+from twin.host.pidns import NodeProcesses
+from twin.host.rpc import RpcServer
+from twin.kubeapi import pki as twin_pki
+from twin.kubeapi.server import KubeApiServer
+from twin.kubeapi.store import ObjectStore
+from twin.kubectl.cli import Kubectl
+from twin.machine.node import Node
 from twin.sshd import Sshd, SshdConfig, generate_ed25519
-from twin.store import ObjectStore
+from twin.streaming.watch import StreamingAppWatcher
 from twin.tools import Answer, Call, load
 from twin.tools.gst import plugin_env
 from twin.tools.snap import channel_minor

@@ -1,7 +1,7 @@
 """The twin's login shell: what sshd runs (ForceCommand) for every command the suite sends.
 
 It runs inside a private mount namespace (sshd starts it under `unshare --mount`), joins the
-node's PID namespace (`twin.pidns`: the session's processes are the node's, and its own /proc
+node's PID namespace (`twin.host.pidns`: the session's processes are the node's, and its own /proc
 shows only those), lays the twin's node files over the real ones (/dev, /sys, the boot id, and
 copy-on-write overlays of /etc, /var and /run), puts the twin's tool shims first on PATH and
 hands the original command to bash, exactly as sshd would on a real node. Only the standard
@@ -15,8 +15,9 @@ import os
 import signal
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pidns  # `python3 -I` leaves the script's directory off sys.path
+# `python3 -I` leaves the script's directory off sys.path; pidns is standard library only
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "host"))
+import pidns
 
 MS_BIND = 4096
 MS_REC = 16384

@@ -4,7 +4,7 @@ Every tool the twin models is a small script in the twin's bin directory that ca
 It sends its name, arguments, environment and standard input to the node daemon over a Unix
 socket and replays the answer: standard output, standard error and exit code, or an
 instruction to exec a real program (gst-inspect-1.0 once GStreamer is "installed"), possibly
-with a second connection as its fd 3 (a feeder's frames, `twin.rpc`).
+with a second connection as its fd 3 (a feeder's frames, `twin.host.rpc`).
 Standard library only.
 """
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from twin.akri import AkriModel, UdevDevice, instance_hash
-from twin.cluster import NODE_NAME, Cluster
-from twin.helm import Helm
-from twin.store import ObjectStore
+from twin.akri.agent import AkriModel, UdevDevice, instance_hash
+from twin.cluster.microk8s import NODE_NAME, Cluster
+from twin.helm.cli import Helm
+from twin.kubeapi.store import ObjectStore
 
 CONFIG = "akri-udev-video"
 RULE = 'KERNEL=="video[0-9]*"'

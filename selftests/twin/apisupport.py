@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 
 from fixtures.kube import Kube, api_client_from_kubeconfig
-from twin.cluster import NODE_NAME, Cluster
-from twin.kubeapi import KubeApiServer
-from twin.pki import Pki
-from twin.store import ObjectStore
+from twin.cluster.microk8s import NODE_NAME, Cluster
+from twin.kubeapi.pki import Pki
+from twin.kubeapi.server import KubeApiServer
+from twin.kubeapi.store import ObjectStore
 
 
 @dataclass

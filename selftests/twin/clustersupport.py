@@ -15,7 +15,7 @@ from collections.abc import Callable
 import pytest
 from kubernetes import client
 
-from twin.store import ObjectStore
+from twin.kubeapi.store import ObjectStore
 
 
 class Changes:

@@ -20,15 +20,15 @@ from selftests.twin.akri_support import VALUES, TwinNode, camera
 from selftests.twin.clustersupport import Changes
 from selftests.twin.helm_support import REPO
 from selftests.twin.streaming_support import SMALL, Env, jpeg
-from twin.akri import AkriModel
-from twin.cluster import NODE_NAME, Cluster
-from twin.feeders import DeviceFrames
-from twin.helm import Helm
-from twin.kubeapi import KubeApiServer
-from twin.pki import Pki, make_pki
-from twin.store import ObjectStore
-from twin.streaming import StreamingApp
-from twin.streaming_http import WerkzeugServer
+from twin.akri.agent import AkriModel
+from twin.cluster.microk8s import NODE_NAME, Cluster
+from twin.feeders.pipeline import DeviceFrames
+from twin.helm.cli import Helm
+from twin.kubeapi.pki import Pki, make_pki
+from twin.kubeapi.server import KubeApiServer
+from twin.kubeapi.store import ObjectStore
+from twin.streaming.app import StreamingApp
+from twin.streaming.server import WerkzeugServer
 
 
 @pytest.fixture

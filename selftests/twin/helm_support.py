@@ -3,7 +3,7 @@ install helper (the `store` and `helm` fixtures are in this folder's conftest)."
 
 from __future__ import annotations
 
-from twin.helm import Helm
+from twin.helm.cli import Helm
 
 REPO = "https://project-akri.github.io/akri/"
 RULE = 'KERNEL=="video[0-9]*"'

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
-from twin.feeders import DeviceFrames
-from twin.streaming import StreamingApp
-from twin.streaming_feeds import BUFFER_ALIGN, PART_HEADER
-from twin.streaming_http import WerkzeugServer
+from twin.feeders.pipeline import DeviceFrames
+from twin.streaming.app import StreamingApp
+from twin.streaming.feeds import BUFFER_ALIGN, PART_HEADER
+from twin.streaming.server import WerkzeugServer
 
 MAIN = "10.152.183.23:80"
 SMALL = ["10.152.183.10:80", "10.152.183.9:80"]  # string order: .10 before .9

@@ -13,10 +13,10 @@ import hashlib
 import pytest
 
 from selftests.twin.akri_support import CONFIG, RULE, camera, name_of, waiting_reason
-from twin import akri_controller
-from twin.akri import instance_hash
-from twin.cluster import NODE_NAME
-from twin.udev import rule_matches
+from twin.akri import controller as akri_controller
+from twin.akri.agent import instance_hash
+from twin.cluster.microk8s import NODE_NAME
+from twin.machine.udev import rule_matches
 
 # -- pure functions -------------------------------------------------------------------------------
 

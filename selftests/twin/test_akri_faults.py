@@ -9,7 +9,7 @@ from __future__ import annotations
 import yaml
 
 from selftests.twin.akri_support import CONFIG, RULE, name_of, ready, waiting_reason
-from twin import akri_controller
+from twin.akri import controller as akri_controller
 
 # -- faults ---------------------------------------------------------------------------------------
 

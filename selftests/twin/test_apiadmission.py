@@ -18,7 +18,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from selftests.twin.apisupport import ApiUnderTest, pod, start_api
-from twin.pki import Pki, make_pki
+from twin.kubeapi.pki import Pki, make_pki
 
 
 @pytest.fixture(scope="module")

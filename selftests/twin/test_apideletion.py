@@ -21,9 +21,9 @@ from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
 from selftests.twin.apisupport import ApiUnderTest, pod, start_api
-from twin.cluster import NODE_NAME
-from twin.pki import Pki, make_pki
-from twin.podstatus import PodBehaviour
+from twin.cluster.microk8s import NODE_NAME
+from twin.cluster.podstatus import PodBehaviour
+from twin.kubeapi.pki import Pki, make_pki
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ from __future__ import annotations
 import threading
 
 from selftests.twin.clustersupport import Changes, condition, deployment, load_models, phase, pod
-from twin.cluster import NODE_NAME, Cluster, PodBehaviour
-from twin.store import ObjectStore
+from twin.cluster.microk8s import NODE_NAME, Cluster, PodBehaviour
+from twin.kubeapi.store import ObjectStore
 
 PANIC = "thread 'main' panicked at 'called `Result::unwrap()` on an `Err` value'"
 

@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from twin.feeder_manager import FeederManager
-from twin.feeders import (
+from twin.feeders.manager import FeederManager
+from twin.feeders.pipeline import (
     DeviceFrames,
     Feeder,
     FeederError,
     _PartParser,
     redirect_sink,
 )
-from twin.pidns import NodeProcesses
+from twin.host.pidns import NodeProcesses
 
 CAPS = "video/x-raw,width=640,height=480,framerate=10/1"
 

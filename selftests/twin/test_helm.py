@@ -17,8 +17,8 @@ from selftests.twin.helm_support import (
     RULE,
     install,
 )
-from twin.helm import Helm
-from twin.strvals import StrvalsError, parse_set
+from twin.helm.cli import Helm
+from twin.helm.strvals import StrvalsError, parse_set
 
 # -- strvals ------------------------------------------------------------------------------------
 

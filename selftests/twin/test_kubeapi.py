@@ -19,9 +19,9 @@ from kubernetes.client.exceptions import ApiException
 
 from fixtures.kube import Kube, kubeconfig_port
 from selftests.twin.apisupport import bound_pod as pod
-from twin.kubeapi import KubeApiServer
-from twin.pki import Pki
-from twin.store import ObjectStore
+from twin.kubeapi.pki import Pki
+from twin.kubeapi.server import KubeApiServer
+from twin.kubeapi.store import ObjectStore
 
 
 def add_pod(store: ObjectStore, name: str, phase: str, node: str = "edge", **labels: str) -> None:

@@ -15,8 +15,8 @@ from kubernetes.client.exceptions import ApiException
 
 from fixtures.kube import Kube
 from selftests.twin.apisupport import bound_pod as pod
-from twin.kubeapi import KubeApiServer
-from twin.store import ObjectStore
+from twin.kubeapi.server import KubeApiServer
+from twin.kubeapi.store import ObjectStore
 
 
 def test_watch_from_resource_version_sees_later_changes(kube: Kube, store: ObjectStore) -> None:

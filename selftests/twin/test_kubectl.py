@@ -13,9 +13,9 @@ import pytest
 import yaml
 from kubernetes import client
 
-from twin.cluster import NODE_NAME, Cluster, PodBehaviour
-from twin.kubectl import Kubectl
-from twin.store import ObjectStore
+from twin.cluster.microk8s import NODE_NAME, Cluster, PodBehaviour
+from twin.kubeapi.store import ObjectStore
+from twin.kubectl.cli import Kubectl
 
 PANIC = "thread 'main' panicked at src/main.rs:42"
 APP = """

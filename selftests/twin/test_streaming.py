@@ -20,7 +20,7 @@ from selftests.twin.streaming_support import (
     label,
     read_parts,
 )
-from twin.streaming_feeds import as_served
+from twin.streaming.feeds import as_served
 
 
 def test_as_served_pads_to_buffer_size() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from selftests.twin.clustersupport import condition, deployment, load_models
-from twin.cluster import PodBehaviour
+from twin.cluster.microk8s import PodBehaviour
 
 
 def test_deployment_runs_pods_and_becomes_available(twin):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from twin.node import UPGRADED_KERNEL
+from twin.machine.node import UPGRADED_KERNEL
 from twin.tools import Answer, Call, tool
 
 GSTREAMER = {

@@ -2,9 +2,9 @@
 
 `gst-launch-1.0` with a `v4l2sink` is a feeder started from a shell (the Akri documentation's `sudo
 gst-launch-1.0 ... &`, docs/facts.md#feeder-pipeline): the real gst runs as the shell's own child,
-with its sink redirected to the daemon (`twin.feeders`, `twin.rpc`), and `ps` shows the pipeline as
-typed. A missing device fails as gst does. With the `no-jpegenc` fault every GStreamer tool and unit
-runs without the jpeg plugin (`plugin_env`).
+with its sink redirected to the daemon (`twin.feeders.pipeline`, `twin.host.rpc`), and `ps` shows
+the pipeline as typed. A missing device fails as gst does. With the `no-jpegenc` fault every
+GStreamer tool and unit runs without the jpeg plugin (`plugin_env`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import glob
 from pathlib import Path
 
-from twin.feeders import FeederError, missing_device_lines, redirect_sink
+from twin.feeders.pipeline import FeederError, missing_device_lines, redirect_sink
 from twin.tools import Answer, Call, not_found, tool
 
 GST_TOOLS = {

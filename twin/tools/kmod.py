@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 
-from twin.node import MAX_DEVICES, LoadedModule
+from twin.machine.node import MAX_DEVICES, LoadedModule
 from twin.tools import Answer, Call, not_found, tool
 
 MODINFO_PARMS = """\

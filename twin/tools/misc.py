@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from twin.node import HOSTNAME
+from twin.machine.node import HOSTNAME
 from twin.tools import Answer, Call, tool
 
 

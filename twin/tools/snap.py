@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import re
 
-from twin import images
 from twin.tools import Answer, Call, not_found, tool
+from twin.tools.ctr import ctr
 
 CHANNELS = {
     "1.32": ("v1.32.9", 7964),
@@ -293,7 +293,7 @@ def microk8s(daemon, call: Call) -> Answer:
             f"{revision}/inspection-report-20261130_000000.tar.gz\n",
         )
     if verb == "ctr":
-        return images.ctr(rest, daemon.faults, daemon.microk8s_ready.is_set())
+        return ctr(rest, daemon.faults, daemon.microk8s_ready.is_set())
     if verb == "version":
         return Answer(0, f"MicroK8s {daemon.snap['version']} revision {daemon.snap['revision']}\n")
     if verb in ("start", "stop"):

@@ -1,0 +1,1 @@
+"""Akri on the node: the agent and udev discovery, the controller, device plugins, brokers."""

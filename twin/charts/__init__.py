@@ -1,0 +1,1 @@
+"""The Akri Helm charts: catalogue, default values, CRDs and the templates Helm renders."""

@@ -1,0 +1,1 @@
+"""The MicroK8s single-node cluster: controllers, kubelet, scheduler, addons, events."""

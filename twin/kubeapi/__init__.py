@@ -1,0 +1,1 @@
+"""The Kubernetes API server: REST over TLS, the object store and kube-apiserver's semantics."""

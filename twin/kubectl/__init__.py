@@ -1,0 +1,1 @@
+"""The `microk8s kubectl` model: kubectl's commands, output formats and errors."""

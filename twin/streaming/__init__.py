@@ -1,0 +1,1 @@
+"""The Akri video streaming app: its cameras and feeds, served over real HTTP."""
