@@ -37,8 +37,10 @@ from twin.kubectl.cli import Kubectl
 from twin.machine.node import Node
 from twin.sshd import Sshd, SshdConfig, generate_ed25519
 from twin.streaming.watch import StreamingAppWatcher
-from twin.tools import Answer, Call, load
+from twin.tools.base import Answer, Call
 from twin.tools.gst import plugin_env
+from twin.tools.microk8s import ADDONS
+from twin.tools.registry import load
 from twin.tools.snap import channel_minor
 
 log = logging.getLogger("twin")
@@ -230,8 +232,6 @@ class NodeDaemon:
 
     def addon_states(self) -> dict[str, str]:
         """Addon -> enabled/disabled as `microk8s status` shows it (rbac always enabled)."""
-        from twin.tools.snap import ADDONS
-
         always = {"helm", "helm3", "ha-cluster", "rbac"}
         return {
             a: "enabled" if a in always or self.cluster.addon_enabled(a) else "disabled"

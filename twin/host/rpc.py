@@ -18,7 +18,7 @@ import socketserver
 import struct
 from typing import Any
 
-from twin.tools import Answer, Call
+from twin.tools.base import Answer, Call
 
 log = logging.getLogger("twin")
 

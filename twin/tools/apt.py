@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from twin.machine.node import UPGRADED_KERNEL
-from twin.tools import Answer, Call, tool
+from twin.tools.base import Answer, Call, tool
 
 GSTREAMER = {
     "libgstreamer1.0-0": "1.24.2-1ubuntu0.1",

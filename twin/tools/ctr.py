@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from twin.tools import Answer
+from twin.tools.base import Answer
 
 APP_REPOSITORY = re.compile(r"/video-streaming-app:[^/]+$")
 EXAMPLES = "ghcr.io/project-akri/examples/"

@@ -13,7 +13,7 @@ import glob
 from pathlib import Path
 
 from twin.feeders.pipeline import FeederError, missing_device_lines, redirect_sink
-from twin.tools import Answer, Call, not_found, tool
+from twin.tools.base import Answer, Call, not_found, tool
 
 GST_TOOLS = {
     "gst-launch-1.0": "/usr/bin/gst-launch-1.0",

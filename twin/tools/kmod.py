@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 
 from twin.machine.node import MAX_DEVICES, LoadedModule
-from twin.tools import Answer, Call, not_found, tool
+from twin.tools.base import Answer, Call, not_found, tool
 
 MODINFO_PARMS = """\
 parm:           debug:debug level (0-3) (int)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from twin.machine.node import HOSTNAME
-from twin.tools import Answer, Call, tool
+from twin.tools.base import Answer, Call, tool
 
 
 @tool("sudo")

@@ -6,7 +6,7 @@ reports their state the way systemd does (ActiveState, SubState, MainPID, Result
 
 from __future__ import annotations
 
-from twin.tools import Answer, Call, tool
+from twin.tools.base import Answer, Call, tool
 
 
 def _unit_name(name: str) -> str:

@@ -7,7 +7,7 @@ else fails loudly, so a check that needs more says so instead of reading made-up
 from __future__ import annotations
 
 from twin.machine.udev import udev_properties
-from twin.tools import Answer, Call, tool
+from twin.tools.base import Answer, Call, tool
 
 
 def _not_modelled(what: str) -> Answer:

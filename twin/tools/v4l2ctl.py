@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from twin.machine.node import KERNEL_VERSION_FIELD
-from twin.tools import Answer, Call, not_found, tool
+from twin.tools.base import Answer, Call, not_found, tool
 
 ACTIONS = ("--list-devices", "--info", "-D", "--all", "-a", "--list-formats", "--list-formats-ext")
 MODELLED = (*ACTIONS, "-d", "--device")
