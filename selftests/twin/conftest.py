@@ -22,11 +22,11 @@ from selftests.twin.helm_support import REPO
 from selftests.twin.streaming_support import SMALL, Env, jpeg
 from twin.akri.agent import AkriModel
 from twin.cluster.microk8s import NODE_NAME, Cluster
-from twin.feeders.pipeline import DeviceFrames
 from twin.helm.cli import Helm
 from twin.kubeapi.pki import Pki, make_pki
 from twin.kubeapi.server import KubeApiServer
 from twin.kubeapi.store import ObjectStore
+from twin.machine.frames import DeviceFrames
 from twin.streaming.app import StreamingApp
 from twin.streaming.server import WerkzeugServer
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
-from twin.feeders.pipeline import DeviceFrames
+from twin.machine.frames import DeviceFrames
 from twin.streaming.app import StreamingApp
 from twin.streaming.feeds import BUFFER_ALIGN, PART_HEADER
 from twin.streaming.server import WerkzeugServer

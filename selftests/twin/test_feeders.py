@@ -11,14 +11,10 @@ import pytest
 from PIL import Image
 
 from twin.feeders.manager import FeederManager
-from twin.feeders.pipeline import (
-    DeviceFrames,
-    Feeder,
-    FeederError,
-    _PartParser,
-    redirect_sink,
-)
+from twin.feeders.pipeline import FeederError, _PartParser, redirect_sink
+from twin.feeders.units import Feeder
 from twin.host.pidns import NodeProcesses
+from twin.machine.frames import DeviceFrames
 
 CAPS = "video/x-raw,width=640,height=480,framerate=10/1"
 

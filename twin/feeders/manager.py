@@ -11,48 +11,27 @@ pipeline its command line is shown as it was run. Stopping is by PID only.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import selectors
 import shutil
 import signal
 import subprocess
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from twin.feeders.pipeline import (
-    FEEDER_DOWN_DEVNODE,
-    DeviceFrames,
-    Feeder,
-    FeederError,
-    _PartParser,
-    _service,
-    _sink_path,
-    redirect_sink,
-)
-from twin.host.pidns import NodeProcesses, show_argv
+from twin.feeders.pipeline import FeederError, redirect_sink, sink_path
+from twin.feeders.runs import Run
+from twin.feeders.units import Feeder, service_name
+from twin.host.pidns import NodeProcesses
+from twin.machine.frames import DeviceFrames
+
+#: the fault "feeder-down" kills the feeder of this device before its first frame lands
+FEEDER_DOWN_DEVNODE = "/dev/video2"
 
 _STOP_GRACE = 3.0
 _KILL_GRACE = 2.0
 _PID_DEADLINE = 5.0
-
-
-@dataclass
-class _Run:
-    feeder: Feeder
-    frames_fd: int
-    device: DeviceFrames
-    outer_pid: int  # as the daemon's namespace numbers it: for signals and /proc
-    proc: subprocess.Popen[bytes] | None = None  # units only (nsenter, which relays the exit)
-    description: str = ""
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    done: threading.Event = field(default_factory=threading.Event)
-    reaped: bool = False
-    stopping: bool = False
-    gone: bool = False
 
 
 class FeederManager:
@@ -73,7 +52,7 @@ class FeederManager:
         self._procs = procs
         self._lock = threading.Lock()
         self._units: dict[str, Feeder] = {}
-        self._runs: dict[int, _Run] = {}  # by outer PID
+        self._runs: dict[int, Run] = {}  # by outer PID
 
     def env(self) -> dict[str, str]:
         """The environment a unit's gst runs with (its own plugin registry)."""
@@ -98,10 +77,10 @@ class FeederManager:
             old = self._units.get(unit)
             if old is not None and old.state in ("activating", "active"):
                 raise FeederError(
-                    f"Unit {_service(unit)} was already loaded or has a fragment file."
+                    f"Unit {service_name(unit)} was already loaded or has a fragment file."
                 )
             self._units[unit] = feeder
-        feeder.log.append(f"Started {_service(unit)} - {description}.")
+        feeder.log.append(f"Started {service_name(unit)} - {description}.")
         dev = self._device(redirect.devnode)
         if dev is None:
             feeder.fail_without_device(redirect.sink_name)
@@ -130,7 +109,7 @@ class FeederManager:
         assert proc.stdout is not None
         feeder.pid = _first_line_number(proc.stdout.fileno())
         outer = self._wait_child(proc.pid)
-        run = _Run(feeder, read_fd, dev, outer, proc, description)
+        run = Run(feeder, read_fd, dev, outer, proc, description)
         with self._lock:
             feeder.state = "active"
             self._runs[outer] = run
@@ -146,7 +125,7 @@ class FeederManager:
             return None
         feeder = Feeder("", list(argv), redirect.devnode, NodeProcesses.inner_pid(outer_pid))
         feeder.state = "active"
-        run = _Run(feeder, frames_fd, dev, outer_pid)
+        run = Run(feeder, frames_fd, dev, outer_pid)
         with self._lock:
             self._runs[outer_pid] = run
         self._watch(run)
@@ -165,11 +144,11 @@ class FeederManager:
         victims = [r for r in self._active() if r.device.devnode == devnode]
         for run in victims:
             run.gone = True
-            element = _sink_path(run.feeder)
+            element = sink_path(run.feeder.argv)
             run.feeder.log.append(
                 f"ERROR: from element {element}: Device '{devnode}' has disappeared."
             )
-            self._signal(run, signal.SIGKILL)
+            run.send(signal.SIGKILL)
         for run in victims:
             run.done.wait(_STOP_GRACE)
 
@@ -191,7 +170,7 @@ class FeederManager:
         """PIDs (this namespace's) of the feeder processes still running."""
         return [r.outer_pid for r in self._active()]
 
-    def _active(self) -> list[_Run]:
+    def _active(self) -> list[Run]:
         with self._lock:
             return [r for r in self._runs.values() if not r.reaped]
 
@@ -202,94 +181,34 @@ class FeederManager:
             time.sleep(0.005)
         return children[0] if children else pid
 
-    def _watch(self, run: _Run) -> None:
+    def _watch(self, run: Run) -> None:
         name = f"feeder {run.feeder.unit or run.outer_pid}"
-        threading.Thread(target=self._pump, args=(run,), name=name, daemon=True).start()
+        sabotage = "feeder-down" in self._faults and run.feeder.devnode == FEEDER_DOWN_DEVNODE
+        args = (sabotage, self._forget)
+        threading.Thread(target=run.pump, args=args, name=name, daemon=True).start()
 
-    def _stop_runs(self, runs: list[_Run]) -> None:
+    def _forget(self, run: Run) -> None:
+        with self._lock:
+            if self._runs.get(run.outer_pid) is run:
+                del self._runs[run.outer_pid]
+
+    def _stop_runs(self, runs: list[Run]) -> None:
         for run in runs:
             run.stopping = True
             if run.proc is not None:
                 run.feeder.log.append(
-                    f"Stopping {_service(run.feeder.unit)} - {run.description}..."
+                    f"Stopping {service_name(run.feeder.unit)} - {run.description}..."
                 )
-            self._signal(run, signal.SIGTERM)
+            run.send(signal.SIGTERM)
         deadline = time.monotonic() + _STOP_GRACE
         for run in runs:
             if not run.done.wait(max(0.0, deadline - time.monotonic())):
                 if run.proc is not None:
                     run.feeder.log.append(
-                        f"{_service(run.feeder.unit)}: State 'stop-sigterm' timed out. Killing."
+                        f"{service_name(run.feeder.unit)}: State 'stop-sigterm' timed out. Killing."
                     )
-                self._signal(run, signal.SIGKILL)
+                run.send(signal.SIGKILL)
                 run.done.wait(_KILL_GRACE)
-
-    def _signal(self, run: _Run, sig: signal.Signals) -> None:
-        # holding run.lock while not reaped guarantees the PID (and a unit's pgid) is still ours
-        with run.lock, contextlib.suppress(ProcessLookupError):
-            if run.reaped:
-                return
-            if run.proc is not None:
-                os.killpg(run.proc.pid, sig)
-            else:
-                os.kill(run.outer_pid, sig)
-
-    def _pump(self, run: _Run) -> None:
-        """Read frames (and a unit's output) until the pipes close; then settle the feeder."""
-        feeder = run.feeder
-        out_fd = run.proc.stdout.fileno() if run.proc and run.proc.stdout else None
-        parser, pending = _PartParser(), b""
-        sabotage = "feeder-down" in self._faults and feeder.devnode == FEEDER_DOWN_DEVNODE
-        killed = shown = False
-        try:
-            with selectors.DefaultSelector() as sel:
-                sel.register(run.frames_fd, selectors.EVENT_READ)
-                if out_fd is not None:
-                    sel.register(out_fd, selectors.EVENT_READ)
-                while sel.get_map():
-                    for key, _ in sel.select():
-                        data = os.read(key.fd, 65536)
-                        if not data:
-                            sel.unregister(key.fd)
-                        elif key.fd == out_fd:
-                            *lines, pending = (pending + data).split(b"\n")
-                            for line in lines:
-                                feeder.log.append(line.decode("utf-8", "replace").rstrip("\r"))
-                        elif not killed:
-                            for frame in parser.feed(data):
-                                if sabotage:
-                                    killed = True
-                                    self._signal(run, signal.SIGKILL)
-                                    break
-                                # gst has parsed its pipeline: show it as it was run
-                                shown = shown or show_argv(run.outer_pid, feeder.argv)
-                                run.device.publish(frame)
-            if pending:
-                feeder.log.append(pending.decode("utf-8", "replace"))
-        finally:
-            os.close(run.frames_fd)
-            self._reap(run)
-
-    def _reap(self, run: _Run) -> None:
-        """A unit's exit status is nsenter's (it relays gst's); a shell's process is its own."""
-        code = None
-        if run.proc is not None:
-            assert run.proc.stdout is not None
-            run.proc.stdout.close()
-            with contextlib.suppress(ChildProcessError):
-                os.waitid(os.P_PID, run.proc.pid, os.WEXITED | os.WNOWAIT)
-        with run.lock:
-            if run.proc is not None:
-                code = run.proc.wait()
-            run.reaped = True
-        if code is not None:
-            run.feeder.record_exit(code, stopping=run.stopping, gone=run.gone, how=run.description)
-        else:
-            run.feeder.settle("inactive", "success", 0)
-        with self._lock:
-            if self._runs.get(run.outer_pid) is run:
-                del self._runs[run.outer_pid]
-        run.done.set()
 
 
 def _first_line_number(fd: int) -> int:

@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from twin.feeders.pipeline import DeviceFrames
+from twin.machine.frames import DeviceFrames
 
 HOSTNAME = "akri-edge-twin"
 KERNEL = "6.8.0-1019-gcp"

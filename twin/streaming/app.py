@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 
-from twin.feeders.pipeline import DeviceFrames
+from twin.machine.frames import DeviceFrames
 from twin.streaming.feeds import BOUNDARY, POLL, CameraFeed
 
 STREAM_TYPE = f"multipart/x-mixed-replace; boundary={BOUNDARY}"

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Generator
 from typing import Protocol
 
-from twin.feeders.pipeline import DeviceFrames
+from twin.machine.frames import DeviceFrames
 
 BOUNDARY = "frame"
 PART_HEADER = b"--frame\r\nContent-Type: image/jpeg\r\n\r\n"

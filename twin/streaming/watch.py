@@ -21,8 +21,8 @@ import socket
 import threading
 from collections.abc import Callable
 
-from twin.feeders.pipeline import DeviceFrames
 from twin.kubeapi.serviceips import SERVICE_CIDR
+from twin.machine.frames import DeviceFrames
 from twin.streaming.app import Cameras, StreamingApp
 from twin.streaming.server import WerkzeugServer
 
