@@ -22,7 +22,7 @@ import sys
 import threading
 from pathlib import Path
 
-from twin.akri.agent import AkriModel, UdevDevice
+from twin.akri.agent import AkriModel
 from twin.cluster.microk8s import NODE_NAME, Cluster
 from twin.deployment import DeploymentSpec
 from twin.feeders.manager import FeederManager
@@ -35,6 +35,7 @@ from twin.kubeapi.server import KubeApiServer
 from twin.kubeapi.store import ObjectStore
 from twin.kubectl.cli import Kubectl
 from twin.machine.node import Node
+from twin.machine.udev import UdevDevice
 from twin.sshd import Sshd, SshdConfig, generate_ed25519
 from twin.streaming.watch import StreamingAppWatcher
 from twin.tools.base import Answer, Call

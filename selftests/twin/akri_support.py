@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 
-from twin.akri.agent import AkriModel, UdevDevice, instance_hash
+from twin.akri.agent import AkriModel
+from twin.akri.discovery import instance_hash
 from twin.cluster.microk8s import NODE_NAME, Cluster
 from twin.helm.cli import Helm
 from twin.kubeapi.store import ObjectStore
+from twin.machine.udev import UdevDevice
 
 CONFIG = "akri-udev-video"
 RULE = 'KERNEL=="video[0-9]*"'

@@ -14,9 +14,8 @@ import pytest
 
 from selftests.twin.akri_support import CONFIG, RULE, camera, name_of, waiting_reason
 from twin.akri import controller as akri_controller
-from twin.akri.agent import instance_hash
+from twin.akri.discovery import instance_hash, rule_matches
 from twin.cluster.microk8s import NODE_NAME
-from twin.machine.udev import rule_matches
 
 # -- pure functions -------------------------------------------------------------------------------
 

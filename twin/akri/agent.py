@@ -1,5 +1,6 @@
 """The twin's Akri: the agent and udev discovery turn devices into Instances; see also
-`twin.akri.controller` (brokers, services) and `twin.machine.udev` (devices, rules, broker runtime).
+`twin.akri.controller` (brokers, services), `twin.akri.discovery` (rules, Instance ids) and
+`twin.akri.broker` (the broker's runtime).
 
 While the agent and udev discovery-handler pods are Running and Ready, every node device that a udev
 Configuration's rules match becomes an Instance `<config>-<hash>` in the Configuration's namespace
@@ -19,14 +20,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from twin.akri.broker import broker_behaviour
 from twin.akri.controller import API, AkriController, belongs, key_of, owner_ref, pod_ready
 from twin.akri.deviceplugins import DevicePlugins
+from twin.akri.discovery import instance_hash, rule_matches, udev_rules
 from twin.akri.drift import HandEdits
 from twin.cluster.podstatus import PodBehaviour
 from twin.kubeapi.store import Conflict, NotFound
-from twin.machine.udev import UdevDevice, broker_behaviour, instance_hash, rule_matches, udev_rules
-
-__all__ = ["AkriModel", "UdevDevice", "instance_hash"]
+from twin.machine.udev import UdevDevice
 
 log = logging.getLogger(__name__)
 REMOVAL_DELAY = 0.5  # seconds until the agent drops the Instance of a vanished device

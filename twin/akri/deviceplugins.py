@@ -8,7 +8,7 @@ container gets a device only through a claim: a request of `akri.sh/<instance>` 
 a request of `akri.sh/<config>` gets any Instance with a free slot (the kubelet picks; the twin
 takes the first by name), and no request gets nothing. The Allocate answer carries the device's
 properties, suffixed with the upper-case hash of the Instance the device belongs to
-(`cdi_device_to_car`, docs/facts.md#broker-environment): `twin.machine.udev` turns it into the
+(`cdi_device_to_car`, docs/facts.md#broker-environment): `twin.akri.broker` turns it into the
 broker's environment.
 
 `deviceUsage` is written the way the agent applies it (docs/facts.md#instance-fields): created
