@@ -18,13 +18,14 @@ import os
 import signal
 import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
+
+from twin.host.proctree import Survivors, descendants, kill_descendants
 
 SSHD = "/usr/sbin/sshd"
 PRIVSEP_DIR = Path("/run/sshd")
@@ -226,7 +227,7 @@ class Sshd:
             # A stopped listener cannot reap the sessions we are about to kill.
             proc.send_signal(signal.SIGCONT)
             self._paused = False
-            _kill_descendants(proc.pid)
+            _kill_below(proc.pid)
             proc.kill()
         proc.wait(timeout=KILL_DEADLINE)
         self._proc = None
@@ -235,11 +236,11 @@ class Sshd:
         """Kill every per-connection process, keep the listener: all SSH connections drop."""
         if self.pid is None:
             return 0
-        return _kill_descendants(self.pid, reaped=not self._paused)
+        return _kill_below(self.pid, reaped=not self._paused)
 
     def session_pids(self) -> list[int]:
         """PIDs of every process below the listener (sessions and what they run)."""
-        return _descendants(self.pid) if self.pid is not None else []
+        return descendants(self.pid) if self.pid is not None else []
 
     def restart(self) -> None:
         """Stop everything, then start again on the same port with the same host key."""
@@ -276,68 +277,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _live_children() -> dict[int, list[int]]:
-    """Map ppid -> pids of the processes that are not zombies, read from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        # The command name may contain spaces and parentheses: parse after the last ')'.
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        if fields[0] in (b"Z", b"X"):
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry.name))
-    return children
-
-
-def _descendants(root: int) -> list[int]:
-    tree = _live_children()
-    found, todo = [], list(tree.get(root, []))
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo.extend(tree.get(pid, []))
-    return found
-
-
-def _kill_descendants(root: int, reaped: bool = True) -> int:
-    """SIGKILL the whole process tree below root until none is left; return the sessions hit."""
-    sessions = len(_live_children().get(root, []))
-    deadline = time.monotonic() + KILL_DEADLINE
-    # Orphans of killed sessions are re-parented to the subreaper root, so repeated passes
-    # also catch processes forked between a snapshot and the kill.
-    while pids := _descendants(root):
-        if time.monotonic() > deadline:
-            raise SshdError(f"processes below sshd {root} survived SIGKILL: {pids}")
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        _wait_gone(pids, deadline, reaped)
-    return sessions
-
-
-def _wait_gone(pids: list[int], deadline: float, reaped: bool) -> None:
-    """Wait (bounded) until the killed pids are reaped, or are zombies if nobody can reap."""
-
-    def check() -> None:
-        if reaped:
-            alive = [p for p in pids if os.path.exists(f"/proc/{p}")]
-        else:
-            live = {p for kids in _live_children().values() for p in kids}
-            alive = [p for p in pids if p in live]
-        if alive:
-            raise _NotReady(alive)
-
-    retrying = Retrying(
-        stop=stop_after_delay(max(0.0, deadline - time.monotonic())),
-        wait=wait_exponential(multiplier=0.002, min=0.002, max=0.05),
-        retry=retry_if_exception_type(_NotReady),
-        reraise=True,
-    )
-    with contextlib.suppress(_NotReady):
-        retrying(check)
+def _kill_below(root: int, reaped: bool = True) -> int:
+    """Kill every process below the listener; return the sessions hit."""
+    try:
+        return kill_descendants(root, KILL_DEADLINE, reaped)
+    except Survivors as e:
+        raise SshdError(f"processes below sshd {root} survived SIGKILL: {e.pids}") from e
