@@ -8,74 +8,22 @@ layout kubectl uses for custom resources: "Title Case" field names over nested s
 
 from __future__ import annotations
 
-import re
-from datetime import datetime
-
 from twin.kubeapi.store import ObjectStore
-from twin.kubectl.tables import NONE, age, pod_phase_text, tabulate
+from twin.kubectl.cells import NONE, age
+from twin.kubectl.prefixwriter import Lines, pairs, title, when
+from twin.kubectl.tables import pod_phase_text
 
 
-def _when(stamp: str | None) -> str:
-    if not stamp:
-        return NONE
-    parsed = datetime.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S")
-    return parsed.strftime("%a, %d %b %Y %H:%M:%S +0000")
-
-
-class _Out:
-    """Key/value lines aligned per run of same-level rows, like kubectl's prefix writer."""
-
-    def __init__(self) -> None:
-        self.rows: list[tuple[int, str, list[str] | None]] = []
-
-    def kv(self, level: int, key: str, value: object = None) -> None:
-        if value is None:
-            self.rows.append((level, key + ":", None))
-        elif isinstance(value, list):
-            self.rows.append((level, key + ":", [str(v) for v in value] or [NONE]))
-        else:
-            self.rows.append((level, key + ":", [str(value)]))
-
-    def text(self, block: str) -> None:
-        for line in block.rstrip("\n").split("\n"):
-            self.rows.append((-1, line, None))
-
-    def render(self) -> str:
-        lines, i = [], 0
-        while i < len(self.rows):
-            level, key, values = self.rows[i]
-            if values is None:
-                lines.append(key if level < 0 else "  " * level + key)
-                i += 1
-                continue
-            j = i
-            while j < len(self.rows) and self.rows[j][0] == level and self.rows[j][2] is not None:
-                j += 1
-            width = max(len(k) for _, k, _ in self.rows[i:j]) + 2
-            for lvl, k, vals in self.rows[i:j]:
-                pad = "  " * lvl
-                lines.append(pad + k.ljust(width) + vals[0])
-                lines += [pad + " " * width + v for v in vals[1:]]
-            i = j
-        return "\n".join(lines) + "\n"
-
-
-def _pairs(mapping: dict | None, sep: str = "=") -> list[str]:
-    # like kubectl, the client-side apply bookkeeping is not shown
-    hidden = "kubectl.kubernetes.io/last-applied-configuration"
-    return [f"{k}{sep}{v}" for k, v in sorted((mapping or {}).items()) if k != hidden]
-
-
-def _header(out: _Out, obj: dict) -> None:
+def _header(out: Lines, obj: dict) -> None:
     meta = obj["metadata"]
     out.kv(0, "Name", meta["name"])
     if meta.get("namespace"):
         out.kv(0, "Namespace", meta["namespace"])
-    out.kv(0, "Labels", _pairs(meta.get("labels")))
-    out.kv(0, "Annotations", _pairs(meta.get("annotations"), ": "))
+    out.kv(0, "Labels", pairs(meta.get("labels")))
+    out.kv(0, "Annotations", pairs(meta.get("annotations"), ": "))
 
 
-def _events(out: _Out, store: ObjectStore, obj: dict) -> None:
+def _events(out: Lines, store: ObjectStore, obj: dict) -> None:
     uid = obj["metadata"].get("uid")
     events = [e for e in store.list("Event")[0] if e["involvedObject"].get("uid") == uid]
     if not events:
@@ -100,10 +48,10 @@ def _events(out: _Out, store: ObjectStore, obj: dict) -> None:
             ]
         )
     out.kv(0, "Events")
-    out.text("\n".join("  " + line for line in tabulate(rows).rstrip("\n").split("\n")))
+    out.table(rows)
 
 
-def _state(out: _Out, title: str, state: dict) -> None:
+def _state(out: Lines, title: str, state: dict) -> None:
     if not state:
         out.kv(2, title, "Waiting" if title == "State" else NONE)
         return
@@ -118,11 +66,11 @@ def _state(out: _Out, title: str, state: dict) -> None:
         ("finishedAt", "Finished"),
     ):
         if key in detail:
-            value = _when(detail[key]) if key.endswith("At") else detail[key]
+            value = when(detail[key]) if key.endswith("At") else detail[key]
             out.kv(3, label, value)
 
 
-def _containers(out: _Out, containers: list[dict], statuses: list[dict], level: int) -> None:
+def _containers(out: Lines, containers: list[dict], statuses: list[dict], level: int) -> None:
     by_name = {s["name"]: s for s in statuses}
     for c in containers:
         out.kv(level, c["name"])
@@ -156,7 +104,7 @@ def _containers(out: _Out, containers: list[dict], statuses: list[dict], level: 
                 out.kv(level + 2, var["name"], value if value is not None else "<set from ref>")
 
 
-def _describe_pod(out: _Out, pod: dict) -> None:
+def _describe_pod(out: Lines, pod: dict) -> None:
     spec, status = pod["spec"], pod.get("status") or {}
     out.kv(0, "Name", pod["metadata"]["name"])
     out.kv(0, "Namespace", pod["metadata"].get("namespace"))
@@ -164,9 +112,9 @@ def _describe_pod(out: _Out, pod: dict) -> None:
     out.kv(0, "Service Account", spec.get("serviceAccountName", "default"))
     node = spec.get("nodeName")
     out.kv(0, "Node", f"{node}/{status.get('hostIP', '')}" if node else NONE)
-    out.kv(0, "Start Time", _when(status.get("startTime")))
-    out.kv(0, "Labels", _pairs(pod["metadata"].get("labels")))
-    out.kv(0, "Annotations", _pairs(pod["metadata"].get("annotations"), ": "))
+    out.kv(0, "Start Time", when(status.get("startTime")))
+    out.kv(0, "Labels", pairs(pod["metadata"].get("labels")))
+    out.kv(0, "Annotations", pairs(pod["metadata"].get("annotations"), ": "))
     out.kv(
         0,
         "Status",
@@ -182,9 +130,9 @@ def _describe_pod(out: _Out, pod: dict) -> None:
     if conditions:
         out.kv(0, "Conditions")
         rows = [["Type", "Status"]] + [[c["type"], c["status"]] for c in conditions]
-        out.text("\n".join("  " + line for line in tabulate(rows).rstrip("\n").split("\n")))
+        out.table(rows)
     out.kv(0, "QoS Class", status.get("qosClass", ""))
-    out.kv(0, "Node-Selectors", _pairs(spec.get("nodeSelector")))
+    out.kv(0, "Node-Selectors", pairs(spec.get("nodeSelector")))
     out.kv(
         0,
         "Tolerations",
@@ -192,10 +140,10 @@ def _describe_pod(out: _Out, pod: dict) -> None:
     )
 
 
-def _describe_node(out: _Out, node: dict) -> None:
+def _describe_node(out: Lines, node: dict) -> None:
     status = node.get("status") or {}
     _header(out, node)
-    out.kv(0, "CreationTimestamp", _when(node["metadata"].get("creationTimestamp")))
+    out.kv(0, "CreationTimestamp", when(node["metadata"].get("creationTimestamp")))
     out.kv(0, "Taints", [f"{t['key']}:{t['effect']}" for t in node["spec"].get("taints") or []])
     out.kv(0, "Unschedulable", str(bool(node["spec"].get("unschedulable"))).lower())
     out.kv(0, "Conditions")
@@ -204,7 +152,7 @@ def _describe_node(out: _Out, node: dict) -> None:
         [c["type"], c["status"], c.get("reason", ""), c.get("message", "")]
         for c in status.get("conditions") or []
     ]
-    out.text("\n".join("  " + line for line in tabulate(rows).rstrip("\n").split("\n")))
+    out.table(rows)
     out.kv(0, "Addresses")
     for a in status.get("addresses") or []:
         out.kv(1, a["type"], a["address"])
@@ -214,13 +162,13 @@ def _describe_node(out: _Out, node: dict) -> None:
             out.kv(1, key, value)
     out.kv(0, "System Info")
     for key, value in (status.get("nodeInfo") or {}).items():
-        out.kv(1, _title(key), value)
+        out.kv(1, title(key), value)
 
 
-def _describe_workload(out: _Out, obj: dict, store: ObjectStore) -> None:
+def _describe_workload(out: Lines, obj: dict, store: ObjectStore) -> None:
     spec, status = obj["spec"], obj.get("status") or {}
     _header(out, obj)
-    out.kv(0, "Selector", ",".join(_pairs((spec.get("selector") or {}).get("matchLabels"))))
+    out.kv(0, "Selector", ",".join(pairs((spec.get("selector") or {}).get("matchLabels"))))
     if obj["kind"] == "Deployment":
         desired, available = spec.get("replicas", 1), status.get("availableReplicas", 0)
         out.kv(
@@ -241,20 +189,20 @@ def _describe_workload(out: _Out, obj: dict, store: ObjectStore) -> None:
             out.kv(0, label, status.get(key, 0))
     template = spec.get("template") or {}
     out.kv(0, "Pod Template")
-    out.kv(1, "Labels", _pairs((template.get("metadata") or {}).get("labels")))
+    out.kv(1, "Labels", pairs((template.get("metadata") or {}).get("labels")))
     out.kv(1, "Containers")
     _containers(out, (template.get("spec") or {}).get("containers", []), [], 2)
     if status.get("conditions"):
         out.kv(0, "Conditions")
         rows = [["Type", "Status", "Reason"], ["----", "------", "------"]]
         rows += [[c["type"], c["status"], c.get("reason", "")] for c in status["conditions"]]
-        out.text("\n".join("  " + line for line in tabulate(rows).rstrip("\n").split("\n")))
+        out.table(rows)
 
 
-def _describe_service(out: _Out, svc: dict, store: ObjectStore) -> None:
+def _describe_service(out: Lines, svc: dict, store: ObjectStore) -> None:
     spec = svc["spec"]
     _header(out, svc)
-    out.kv(0, "Selector", ",".join(_pairs(spec.get("selector"))) or NONE)
+    out.kv(0, "Selector", ",".join(pairs(spec.get("selector"))) or NONE)
     out.kv(0, "Type", spec.get("type", "ClusterIP"))
     out.kv(0, "IP", spec.get("clusterIP", NONE))
     meta = svc["metadata"]
@@ -275,21 +223,14 @@ def _describe_service(out: _Out, svc: dict, store: ObjectStore) -> None:
         out.kv(0, "Endpoints", ",".join(ips))
 
 
-def _title(key: str) -> str:
-    if not re.fullmatch(r"[a-z][A-Za-z0-9]*", key):
-        return key
-    words = re.sub(r"([A-Z]+)", r" \1", key).split()
-    return " ".join(w[:1].upper() + w[1:] for w in words)
-
-
-def _generic(out: _Out, value: object, level: int) -> None:
+def _generic(out: Lines, value: object, level: int) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
             if isinstance(item, (dict, list)) and item:
-                out.kv(level, _title(key))
+                out.kv(level, title(key))
                 _generic(out, item, level + 1)
             else:
-                out.kv(level, _title(key), "" if item in ({}, []) else item)
+                out.kv(level, title(key), "" if item in ({}, []) else item)
     elif isinstance(value, list):
         for item in value:
             if isinstance(item, dict):
@@ -300,7 +241,7 @@ def _generic(out: _Out, value: object, level: int) -> None:
 
 def describe(obj: dict, store: ObjectStore) -> str:
     """The `kubectl describe` text for one object."""
-    out = _Out()
+    out = Lines()
     kind = obj["kind"]
     if kind == "Pod":
         _describe_pod(out, obj)

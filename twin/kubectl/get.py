@@ -15,10 +15,11 @@ import yaml
 
 from twin.kubeapi.store import NotFound, ObjectStore
 from twin.kubectl.args import Args
+from twin.kubectl.cells import NONE, tabulate
 from twin.kubectl.describe import describe
 from twin.kubectl.jsonpath import JsonPathError, relaxed, render
 from twin.kubectl.resources import KType, crd_for, known_types, not_found, resolve
-from twin.kubectl.tables import NONE, crd_columns, table, tabulate
+from twin.kubectl.tables import COLUMNS, crd_columns, labels_text, table
 
 FORMATS = (
     "custom-columns,custom-columns-file,go-template,go-template-file,json,jsonpath,"
@@ -117,16 +118,8 @@ def _as_list(objs: list[dict]) -> dict:
 def _columns(store: ObjectStore, ktype: KType, args: Args) -> list | None:
     columns = crd_columns(crd_for(store, ktype)) if crd_for(store, ktype) else None
     if args.on("show_labels"):
-        from twin.kubectl.tables import COLUMNS
-
         base = columns if columns is not None else COLUMNS.get(ktype.kind, [])
-
-        def labels(o):
-            return (
-                ",".join(f"{k}={v}" for k, v in (o["metadata"].get("labels") or {}).items()) or NONE
-            )
-
-        columns = [*base, ("LABELS", labels, False)]
+        columns = [*base, ("LABELS", lambda o: labels_text(o["metadata"].get("labels")), False)]
     return columns
 
 

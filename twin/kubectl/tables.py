@@ -1,70 +1,28 @@
-"""kubectl's human-readable output: `get` tables (default and `-o wide`) and ages.
+"""kubectl's `get` tables: the columns of each kind (default and `-o wide`) and the table itself.
 
 Columns follow kubectl 1.34's built-in printers for the kinds the suite meets (pods, services,
 deployments, daemonsets, replicasets, nodes, namespaces, endpoints, events, CRDs, ...); custom
 resources use their CRD's additionalPrinterColumns (Akri: Capacity/Age, Config/Shared/Nodes/Age).
-Cells are laid out like Go's tabwriter as kubectl configures it (padding 3, min width 6).
+Ages and the layout are `twin.kubectl.cells`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 
+from twin.kubectl.cells import NONE, age, tabulate
 from twin.kubectl.jsonpath import relaxed, render
 
-NONE = "<none>"
 UNNAMED = {"Event"}  # kubectl's event table has no NAME column
 Column = tuple[str, Callable[[dict], str], bool]  # header, cell, wide-only
-
-
-def _parse_time(stamp: str | None) -> datetime | None:
-    if not stamp:
-        return None
-    return datetime.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
-
-
-def human_duration(seconds: float) -> str:
-    """k8s.io/apimachinery HumanDuration: 42s, 5m3s, 17m, 3h4m, 20h, 3d5h, 40d, 3y20d."""
-    s = int(seconds)
-    if s < -1:
-        return "<invalid>"
-    if s < 0:
-        return "0s"
-    if s < 120:
-        return f"{s}s"
-    minutes, hours = s // 60, s // 3600
-    if minutes < 10:
-        return f"{minutes}m{s % 60}s" if s % 60 else f"{minutes}m"
-    if minutes < 180:
-        return f"{minutes}m"
-    if hours < 8:
-        return f"{hours}h{minutes % 60}m" if minutes % 60 else f"{hours}h"
-    if hours < 48:
-        return f"{hours}h"
-    if hours < 24 * 8:
-        return f"{hours // 24}d{hours % 24}h" if hours % 24 else f"{hours // 24}d"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24}d"
-    if hours < 24 * 365 * 8:
-        days = (hours // 24) % 365
-        return f"{hours // 24 // 365}y{days}d" if days else f"{hours // 24 // 365}y"
-    return f"{hours // 24 // 365}y"
-
-
-def age(stamp: str | None) -> str:
-    """Time since an RFC 3339 timestamp, as kubectl prints it ("<unknown>" if absent)."""
-    when = _parse_time(stamp)
-    if when is None:
-        return "<unknown>"
-    return human_duration((datetime.now(UTC) - when).total_seconds())
 
 
 def _age(obj: dict) -> str:
     return age(obj["metadata"].get("creationTimestamp"))
 
 
-def _labels(mapping: dict | None) -> str:
+def labels_text(mapping: dict | None) -> str:
+    """A label map as kubectl prints it: `k=v,k2=v2`, or <none>."""
     return ",".join(f"{k}={v}" for k, v in (mapping or {}).items()) or NONE
 
 
@@ -154,14 +112,14 @@ def _info(key: str) -> Callable[[dict], str]:
 
 
 def _ds_selector(o: dict) -> str:
-    return _labels(o["spec"]["template"]["spec"].get("nodeSelector"))
+    return labels_text(o["spec"]["template"]["spec"].get("nodeSelector"))
 
 
 def _wide_workload() -> list[Column]:
     return [
         ("CONTAINERS", lambda o: _containers(o, "name"), True),
         ("IMAGES", lambda o: _containers(o, "image"), True),
-        ("SELECTOR", lambda o: _labels(o["spec"]["selector"].get("matchLabels")), True),
+        ("SELECTOR", lambda o: labels_text(o["spec"]["selector"].get("matchLabels")), True),
     ]
 
 
@@ -182,7 +140,7 @@ COLUMNS: dict[str, list[Column]] = {
         ("EXTERNAL-IP", lambda o: NONE, False),
         ("PORT(S)", _ports, False),
         ("AGE", _age, False),
-        ("SELECTOR", lambda o: _labels(o["spec"].get("selector")), True),
+        ("SELECTOR", lambda o: labels_text(o["spec"].get("selector")), True),
     ],
     "Deployment": [
         ("READY", lambda o: f"{_status(o, 'readyReplicas')}/{o['spec'].get('replicas', 1)}", False),
@@ -292,15 +250,3 @@ def table(
         row += [fn(obj) for _, fn in chosen]
         rows.append(row)
     return tabulate(rows)
-
-
-def tabulate(rows: list[list[str]]) -> str:
-    """Lay out rows like kubectl's tabwriter (padding 3, minimum cell width 6)."""
-    if not rows:
-        return ""
-    widths = [max(len(r[i]) for r in rows if i < len(r)) for i in range(len(rows[0]))]
-    lines = []
-    for row in rows:
-        cells = [c.ljust(max(widths[i] + 3, 6)) for i, c in enumerate(row[:-1])]
-        lines.append("".join(cells) + row[-1])
-    return "\n".join(lines) + "\n"
