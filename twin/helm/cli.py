@@ -1,12 +1,13 @@
 """The twin's `microk8s helm3`: repositories, search, install/upgrade, list, status, uninstall.
 
 A model of Helm 3.18 driving the twin's object store, with Helm's output formats and error texts.
-Charts come from `twin.charts.catalogue` (catalogue, values, CRDs) and `twin.charts.templates`
-(rendering); `--set` follows Helm's strvals rules (`twin.helm.strvals`). CRDs are created on install
-only, are kept by uninstall (docs/facts.md#helm-cleanup-hook), and are never created under the
-`no-akri-crds` fault, which makes the install fail the way Helm does when a manifest's kind has no
-mapping. `--wait` waits on the store with a deadline (Helm's readiness rules for Deployments and
-DaemonSets); nothing sleeps.
+Charts come from `twin.charts` (catalogue, values, CRDs, templates); flags, values, release
+records and repositories are `twin.helm.flags`, `.values`, `.releases` and `.repos`; the objects
+reach the store through `twin.helm.apply` (CRDs on install only, kept by uninstall,
+docs/facts.md#helm-cleanup-hook; never created under the `no-akri-crds` fault, which makes the
+install fail the way Helm does when a manifest's kind has no mapping). `--wait` waits on the store
+with a deadline (`twin.helm.ready`, Helm's readiness rules for Deployments and DaemonSets);
+nothing sleeps.
 """
 
 from __future__ import annotations
@@ -21,19 +22,12 @@ import yaml
 
 from twin.charts import catalogue
 from twin.charts.templates import RenderError, render
-from twin.helm.flags import (
-    Flags,
-    HelmError,
-    Release,
-    Repositories,
-    dump,
-    go_duration,
-    list_table,
-    merge_maps,
-    parse_flags,
-    status_text,
-    user_values,
-)
+from twin.helm.apply import ReleaseObjects, install_order
+from twin.helm.flags import Flags, HelmError, go_duration, parse_flags
+from twin.helm.ready import ready
+from twin.helm.releases import Release, dump, list_table, status_text
+from twin.helm.repos import Repositories
+from twin.helm.values import merge_maps, user_values
 
 VERSION = (
     'version.BuildInfo{Version:"v3.18.6", GitCommit:"b76a950f6835474e0906b96c9ec68a2eff3a6430",'
@@ -43,19 +37,6 @@ UNREACHABLE = (
     'Kubernetes cluster unreachable: Get "https://127.0.0.1:16443/version": '
     "dial tcp 127.0.0.1:16443: connect: connection refused"
 )
-# Helm's InstallOrder (pkg/release/util/kind_sorter.go); other kinds go last, by name.
-INSTALL_ORDER = (
-    *("Namespace", "ServiceAccount", "Secret", "ConfigMap", "CustomResourceDefinition"),
-    *("ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Service", "DaemonSet"),
-    *("Pod", "ReplicaSet", "Deployment", "Job"),
-)
-CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding", "ValidatingWebhookConfiguration"}
-
-
-def _order(obj: dict[str, Any]) -> tuple[int, str]:
-    kind = obj["kind"]
-    rank = INSTALL_ORDER.index(kind) if kind in INSTALL_ORDER else len(INSTALL_ORDER)
-    return rank, kind
 
 
 class Helm:
@@ -71,6 +52,7 @@ class Helm:
         self._faults = faults
         self._reachable = reachable or (lambda: True)
         self._repos = Repositories()
+        self._objects = ReleaseObjects(store, faults)
         self._releases: dict[tuple[str, str], list[Release]] = {}
         # Held while a command reads or changes releases; never across a --wait.
         self._lock = threading.RLock()
@@ -171,7 +153,7 @@ class Helm:
                     user = merge_maps(prev.user, user)
                 self._ensure_namespace(flags.namespace, flags.has("create-namespace"))
                 values = catalogue.coalesce(catalogue.default_values(chart), user)
-                objects = sorted(render(chart, name, flags.namespace, values), key=_order)
+                objects = sorted(render(chart, name, flags.namespace, values), key=install_order)
                 rel = Release(name, flags.namespace, len(history) + 1, chart, user, values)
                 rel.status = (
                     ("pending-upgrade" if upgrade else "pending-install") if waiting else rel.status
@@ -197,101 +179,14 @@ class Helm:
     def _deploy(
         self, rel: Release, objects: list[dict], prev: Release | None, flags: Flags
     ) -> None:
-        """Create CRDs (install only), run hooks, apply the objects, record the release."""
-        ns, hooks = rel.namespace, not flags.has("no-hooks")
-        if prev is None and "no-akri-crds" not in self._faults and not flags.has("skip-crds"):
-            for crd in catalogue.crds(rel.chart, _now()):
-                if self._store.get("CustomResourceDefinition", None, crd["metadata"]["name"]):
-                    continue
-                self._store.create(crd)
-        for obj in objects:
-            meta = obj["metadata"]
-            meta.setdefault("annotations", {}).update(
-                {"meta.helm.sh/release-name": rel.name, "meta.helm.sh/release-namespace": ns}
-            )
-            meta.setdefault("labels", {})["app.kubernetes.io/managed-by"] = "Helm"
-            if obj["kind"] not in CLUSTER_SCOPED:
-                meta["namespace"] = ns
-            self._check_ownership(obj, rel)
-        webhook = rel.computed["webhookConfiguration"]
-        if hooks and webhook.get("enabled"):
-            self._certgen_secret(webhook["name"], ns)
-        errors = []
-        for obj in objects:
-            if self._store.resource(obj["kind"]) is None:
-                errors.append(
-                    f'resource mapping not found for name: "{obj["metadata"]["name"]}" '
-                    f'namespace: "" from "": no matches for kind "{obj["kind"]}" in version '
-                    f'"{obj["apiVersion"]}"\nensure CRDs are installed first'
-                )
-                continue
-            self._store.apply(obj)
-        if prev is not None:
-            keep = {
-                (o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objects
-            }
-            self._delete_objects([k for k in prev.keys if k not in keep])
-            prev.status, prev.description = "superseded", "Superseded by upgrade"
-        if hooks and webhook.get("enabled"):
-            self._patch_webhook(webhook["name"])
-        rel.keys = [
-            (o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objects
-        ]
-        rel.manifest = yaml.safe_dump_all(objects, sort_keys=False)
-        self._releases.setdefault((ns, rel.name), []).append(rel)
+        """Apply the release's objects and record it; failed if some kind had no mapping."""
+        errors = self._objects.apply(rel, objects, prev, flags)
+        self._releases.setdefault((rel.namespace, rel.name), []).append(rel)
         if errors:
             what = "new release manifest" if prev else "release manifest"
             rel.status = "failed"
             rel.description = f"Release {rel.name!r} failed: {errors[0]}"
             raise HelmError(f"unable to build kubernetes objects from {what}: {errors[0]}")
-
-    def _check_ownership(self, obj: dict, rel: Release) -> None:
-        meta = obj["metadata"]
-        current = self._store.get(obj["kind"], meta.get("namespace"), meta["name"])
-        if current is None:
-            return
-        notes = current["metadata"].get("annotations") or {}
-        if notes.get("meta.helm.sh/release-name") != rel.name:
-            where = f' in namespace "{meta["namespace"]}"' if meta.get("namespace") else ""
-            raise HelmError(
-                "rendered manifests contain a resource that already exists. Unable to continue "
-                f'with install: {obj["kind"]} "{meta["name"]}"{where} exists and cannot be '
-                "imported into the current release: invalid ownership metadata; annotation "
-                f'validation error: missing key "meta.helm.sh/release-name": must be set to '
-                f'"{rel.name}"'
-            )
-
-    def _certgen_secret(self, name: str, namespace: str) -> None:
-        """The pre-install hook Job (kube-webhook-certgen create) leaves this Secret behind."""
-        if self._store.get("Secret", namespace, name) is None:
-            data = {"ca": "LS0tLS1CRUdJTi4uLg==", "cert": "LS0tLS1CRUdJTi4uLg==", "key": "LS0tLQ=="}
-            self._store.create(
-                {
-                    "apiVersion": "v1",
-                    "kind": "Secret",
-                    "metadata": {"name": name, "namespace": namespace},
-                    "type": "Opaque",
-                    "data": data,
-                }
-            )
-
-    def _patch_webhook(self, name: str) -> None:
-        """The post-install hook Job (certgen patch) sets caBundle and failurePolicy Fail."""
-
-        def patch(obj: dict) -> None:
-            for hook in obj.get("webhooks", []):
-                hook["clientConfig"]["caBundle"] = "LS0tLS1CRUdJTi4uLg=="
-                hook["failurePolicy"] = "Fail"
-
-        if self._store.get("ValidatingWebhookConfiguration", None, name) is not None:
-            self._store.patch("ValidatingWebhookConfiguration", None, name, patch)
-
-    def _delete_objects(self, keys: list[tuple[str, str | None, str]]) -> None:
-        for kind, namespace, name in reversed(keys):
-            if self._store.resource(kind) is None:
-                continue
-            if self._store.get(kind, namespace, name) is not None:
-                self._store.delete(kind, namespace, name)
 
     def _uninstall(self, name: str, flags: Flags) -> str:
         history = self._history(name, flags.namespace)
@@ -305,7 +200,7 @@ class Helm:
                 meta = cfg["metadata"]
                 self._store.delete("Configuration", meta.get("namespace"), meta["name"])
         # CRDs (crds/) and the certgen Secret are not part of the release: they stay.
-        self._delete_objects(rel.keys)
+        self._objects.delete(rel.keys)
         if flags.has("keep-history"):
             rel.status, rel.description = "uninstalled", "Deletion in progress (or silently failed)"
         else:
@@ -327,7 +222,7 @@ class Helm:
         while True:
             with self._changed:
                 seen = self._generation
-            if all(self._ready(o) for o in objects):
+            if all(ready(self._store, o) for o in objects):
                 with self._lock:
                     rel.status = "deployed"
                 return
@@ -347,39 +242,3 @@ class Helm:
                     "being set: context deadline exceeded"
                 )
         raise HelmError(f"{prefix}: context deadline exceeded")
-
-    def _ready(self, obj: dict) -> bool:
-        """Helm's ReadyChecker for the kinds the chart has; other kinds are ready at once."""
-        kind, meta = obj["kind"], obj["metadata"]
-        if kind not in ("Deployment", "DaemonSet"):
-            return True
-        cur = self._store.get(kind, meta.get("namespace"), meta["name"])
-        if cur is None:
-            return False
-        status, spec = cur.get("status") or {}, cur["spec"]
-        if status.get("observedGeneration", 0) < cur["metadata"].get("generation", 1):
-            return False
-        if kind == "Deployment":
-            replicas = spec.get("replicas", 1)
-            unavailable = _scaled(
-                spec["strategy"]["rollingUpdate"]["maxUnavailable"], replicas, False
-            )
-            return status.get("readyReplicas", 0) >= replicas - unavailable
-        desired = status.get("desiredNumberScheduled", 0)
-        if status.get("updatedNumberScheduled", 0) != desired:
-            return False
-        unavailable = _scaled(
-            spec["updateStrategy"]["rollingUpdate"]["maxUnavailable"], desired, True
-        )
-        return status.get("numberReady", 0) >= desired - unavailable
-
-
-def _scaled(value: int | str, total: int, round_up: bool) -> int:
-    if isinstance(value, int):
-        return value
-    pct = int(str(value).rstrip("%")) * total
-    return -(-pct // 100) if round_up else pct // 100
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
