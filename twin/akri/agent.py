@@ -21,11 +21,12 @@ from collections.abc import Callable
 from typing import Any
 
 from twin.akri.broker import broker_behaviour
-from twin.akri.controller import API, AkriController, belongs, key_of, owner_ref, pod_ready
+from twin.akri.controller import API, AkriController, belongs, key_of, pod_ready
 from twin.akri.deviceplugins import DevicePlugins
 from twin.akri.discovery import instance_hash, rule_matches, udev_rules
 from twin.akri.drift import HandEdits
 from twin.cluster.podstatus import PodBehaviour
+from twin.kubeapi.meta import owner_ref
 from twin.kubeapi.store import Conflict, NotFound
 from twin.machine.udev import UdevDevice
 

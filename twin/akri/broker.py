@@ -9,9 +9,8 @@ all (no `UDEV_DEVNODE_<HASH>`, docs/facts.md#broker-environment).
 
 from __future__ import annotations
 
-import time
-
 from twin.cluster.podstatus import PodBehaviour
+from twin.kubeapi.meta import now
 from twin.machine.udev import UdevDevice
 
 BROKER_START = (
@@ -59,6 +58,6 @@ def broker_behaviour(
     crash = None if device is not None and device.fed else NO_FORMATS_PANIC
     if busy:
         crash = BUSY_PANIC
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    stamp = now()
     text = BROKER_START + (CAPTURER.format(ts=stamp) + crash if crash else "")
     return PodBehaviour(crash_reason=crash, logs=lambda _previous: text, env=env)

@@ -18,23 +18,12 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+from twin.kubeapi.meta import owner_ref
 from twin.kubeapi.store import Conflict, NotFound
 
 API = "akri.sh/v0"
 PLACEHOLDER = "{{PLACEHOLDER}}"
 SLOW_START_DELAY = 20.0  # the `slow-start` fault: brokers appear this long after their Instance
-
-
-def owner_ref(obj: dict) -> dict[str, Any]:
-    """A controller ownerReference to obj, as Akri sets them."""
-    return {
-        "apiVersion": obj.get("apiVersion", API),
-        "kind": obj["kind"],
-        "name": obj["metadata"]["name"],
-        "uid": obj["metadata"]["uid"],
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
 
 
 def pod_ready(pod: dict) -> bool:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import secrets
 
-from twin.cluster.objects import now
 from twin.cluster.podstatus import ContainerRecord, PodRecord
 from twin.cluster.recorder import EventRecorder
+from twin.kubeapi.meta import now
 
 FIRST_RESTART = 0.2  # seconds between the first crash and the first restart (no back-off yet)
 MAX_BACKOFF = 8.0

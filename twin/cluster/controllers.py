@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import copy
 
-from twin.cluster.objects import owned_by, owner_ref, suffix, template_hash
+from twin.cluster.objects import owned_by, template_hash
 from twin.cluster.recorder import EventRecorder
 from twin.cluster.statuses import daemonset_status, deployment_status, pod_ready, replicaset_status
+from twin.kubeapi.meta import owner_ref, suffix
 from twin.kubeapi.store import Conflict, Invalid, NotFound, ObjectStore
 
 # what the DaemonSet controller lets its pods tolerate (daemon/util AddOrUpdateDaemonPodTolerations)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from twin.cluster.containers import start_container, stop_container
-from twin.cluster.objects import NODE_IP, now
+from twin.cluster.objects import NODE_IP
 from twin.cluster.podlogs import PodNotFound, PodUnavailable, container_log, container_of
 from twin.cluster.podstatus import (
     ContainerRecord,
@@ -30,6 +30,7 @@ from twin.cluster.podstatus import (
 )
 from twin.cluster.recorder import EventRecorder
 from twin.cluster.scheduling import unschedulable
+from twin.kubeapi.meta import now
 from twin.kubeapi.store import DeleteOptions, NotFound, ObjectStore
 
 __all__ = ["Kubelet", "PodNotFound", "PodUnavailable"]

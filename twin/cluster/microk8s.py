@@ -32,6 +32,7 @@ from twin.cluster.kubelet import Kubelet, PodUnavailable
 from twin.cluster.podenv import pod_environment
 from twin.cluster.podstatus import PodBehaviour
 from twin.cluster.recorder import EventRecorder
+from twin.kubeapi.meta import now
 from twin.kubeapi.store import Conflict, NotFound, ObjectStore
 
 __all__ = ["NODE_NAME", "Cluster", "PodBehaviour", "PodUnavailable"]
@@ -106,7 +107,7 @@ class Cluster:
         if not running:
             with self._pass_lock:
                 pass  # a pass already under way finishes before MicroK8s counts as down
-        stamp = objects.now()
+        stamp = now()
         self._patch_node(lambda node: objects.set_node_health(node, running, self.pressure, stamp))
         self._wake.set()
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 import uuid
-from datetime import UTC, datetime
+
+from twin.kubeapi.meta import now
 
 KUBE_VERSION = "v1.34.2"
 NODE_IP = "10.128.0.2"
@@ -26,35 +26,11 @@ CONTAINER_RUNTIME = "containerd://1.7.28"
 OS_IMAGE = "Ubuntu 24.04.1 LTS"
 KERNEL_VERSION = "6.8.0-1019-gcp"
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
-_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # what Kubernetes draws name suffixes from
-
-
-def now() -> str:
-    """The current time as the API server writes timestamps (RFC 3339, seconds, Z)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def suffix(length: int = 5) -> str:
-    """A random name suffix like the ones controllers append to pod names."""
-    return "".join(secrets.choice(_SUFFIX_ALPHABET) for _ in range(length))
 
 
 def template_hash(template: dict) -> str:
     """A stable 10-hex-digit hash of a pod template (pod-template-hash)."""
     return hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:10]
-
-
-def owner_ref(owner: dict) -> dict:
-    """A controller ownerReference pointing at `owner`."""
-    meta = owner["metadata"]
-    return {
-        "apiVersion": owner["apiVersion"],
-        "kind": owner["kind"],
-        "name": meta["name"],
-        "uid": meta["uid"],
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
 
 
 def owned_by(obj: dict, owner: dict) -> bool:

@@ -15,7 +15,9 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from twin.cluster.objects import NODE_IP, now
+from twin.cluster.objects import NODE_IP
+from twin.kubeapi.admission import qos_class
+from twin.kubeapi.meta import now
 
 
 @dataclass
@@ -116,21 +118,6 @@ def image_id(image: str) -> str:
     if ":" in repository.rsplit("/", 1)[-1]:
         repository = repository.rsplit(":", 1)[0]
     return f"{repository}@sha256:{hashlib.sha256(ref.encode()).hexdigest()}"
-
-
-def qos_class(pod: dict) -> str:
-    """Guaranteed, Burstable or BestEffort from the containers' cpu/memory requests and limits."""
-    guaranteed, any_set = True, False
-    for container in pod["spec"].get("containers", []):
-        resources = container.get("resources") or {}
-        requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
-        for res in ("cpu", "memory"):
-            any_set = any_set or res in requests or res in limits
-            if res not in limits or requests.get(res, limits[res]) != limits[res]:
-                guaranteed = False
-    if guaranteed and any_set:
-        return "Guaranteed"
-    return "Burstable" if any_set else "BestEffort"
 
 
 def _container_status(pod: dict, rec: PodRecord, c: ContainerRecord) -> dict:

@@ -11,7 +11,7 @@ import logging
 import secrets
 import threading
 
-from twin.cluster.objects import now
+from twin.kubeapi.meta import now
 from twin.kubeapi.store import Conflict, NotFound, ObjectStore
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,8 @@ Condition timestamps move only when a condition's status or reason changes.
 
 from __future__ import annotations
 
-from twin.cluster.objects import now, template_hash
+from twin.cluster.objects import template_hash
+from twin.kubeapi.meta import now
 
 
 def pod_ready(pod: dict) -> bool:

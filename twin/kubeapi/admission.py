@@ -20,9 +20,8 @@ import copy
 import re
 from dataclasses import dataclass
 
-from twin.cluster.objects import suffix
-from twin.cluster.podstatus import qos_class
 from twin.kubeapi.kinds import Resource
+from twin.kubeapi.meta import suffix
 
 TOKEN_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
 TOLERATION_SECONDS = 300  # DefaultTolerationSeconds admission plugin
@@ -64,6 +63,21 @@ class Policy:
     """The apiserver flags admission depends on (read from its args file when it starts)."""
 
     allow_privileged: bool = True
+
+
+def qos_class(pod: dict) -> str:
+    """Guaranteed, Burstable or BestEffort from the containers' cpu/memory requests and limits."""
+    guaranteed, any_set = True, False
+    for container in pod["spec"].get("containers", []):
+        resources = container.get("resources") or {}
+        requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+        for res in ("cpu", "memory"):
+            any_set = any_set or res in requests or res in limits
+            if res not in limits or requests.get(res, limits[res]) != limits[res]:
+                guaranteed = False
+    if guaranteed and any_set:
+        return "Guaranteed"
+    return "Burstable" if any_set else "BestEffort"
 
 
 def _cause(reason: str, field: str, message: str) -> dict:

@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from twin.kubeapi.meta import stamp
+
 PROPAGATIONS = ("Background", "Foreground", "Orphan")
 FOREGROUND = "foregroundDeletion"
 ORPHAN = "orphan"
@@ -34,10 +36,6 @@ class DeleteOptions:
     propagation: str | None = None
     dry_run: bool = False
     preconditions: dict[str, str] = field(default_factory=dict)  # uid / resourceVersion
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def grace_period(obj: dict, options: DeleteOptions) -> int:
@@ -85,7 +83,7 @@ def mark_deleted(current: dict, options: DeleteOptions, now: datetime | None = N
     if period == 0 and not finalizers:
         return None
     if moment is not None:
-        meta["deletionTimestamp"] = _stamp(moment + timedelta(seconds=period))
+        meta["deletionTimestamp"] = stamp(moment + timedelta(seconds=period))
         meta["deletionGracePeriodSeconds"] = period
     if finalizers:
         meta["finalizers"] = finalizers

@@ -13,10 +13,8 @@ dicts are never mutated in place.
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import NamedTuple
 
 from twin.kubeapi.admission import Invalid, Policy, admit_create
@@ -31,6 +29,7 @@ from twin.kubeapi.deletion import (
     removable,
 )
 from twin.kubeapi.kinds import CRD, RESOURCES, Resource, crd_resource
+from twin.kubeapi.meta import now, suffix
 from twin.kubeapi.serviceips import allocate_service_addresses
 
 __all__ = [
@@ -45,7 +44,6 @@ __all__ = [
     "Resource",
 ]
 
-_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # what generateName suffixes are drawn from
 CRD_CLEANUP = "customresourcecleanup.apiextensions.k8s.io"
 
 
@@ -58,10 +56,6 @@ class Deletion(NamedTuple):
 
     obj: dict
     removed: bool
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _without_rv(obj: dict) -> dict:
@@ -199,8 +193,7 @@ class ObjectStore(Catalog):
         if not meta.get("name"):
             if not meta.get("generateName"):
                 raise Invalid(f"{res.plural}: metadata.name: Required value")
-            suffix = "".join(secrets.choice(_NAME_ALPHABET) for _ in range(5))
-            meta["name"] = meta["generateName"] + suffix
+            meta["name"] = meta["generateName"] + suffix()
         if res.namespaced:
             meta["namespace"] = meta.get("namespace") or "default"
         else:
@@ -213,7 +206,7 @@ class ObjectStore(Catalog):
         if key in self._objects.get(kind, {}):
             raise Conflict(f'{res.plural} "{meta["name"]}" already exists')
         new["apiVersion"], new["kind"] = new.get("apiVersion") or res.api_version, kind
-        meta.update(uid=str(uuid.uuid4()), creationTimestamp=_now(), generation=1)
+        meta.update(uid=str(uuid.uuid4()), creationTimestamp=now(), generation=1)
         if kind == "Service":
             allocate_service_addresses(new, None, self._services(), self.nodeport_allocator)
         if dry_run:
