@@ -18,6 +18,12 @@ from twin.charts.objects import chart_labels, component_container, host_volumes,
 __all__ = ["RenderError", "render"]
 
 
+def _container(name: str, component: dict[str, Any], image: str, **extra: Any) -> dict:
+    """A component's container with the pull policy and resources of its values section."""
+    pull = component["image"].get("pullPolicy")
+    return component_container(name, image, pull, component["resources"], **extra)
+
+
 def _agent(chart: ChartVersion, release: str, values: dict[str, Any]) -> dict:
     agent, host = values["agent"], values["agent"]["host"]
     repo = agent["image"]["fullRepository" if agent.get("full") else "repository"]
@@ -48,14 +54,8 @@ def _agent(chart: ChartVersion, release: str, values: dict[str, Any]) -> dict:
         )
     vmounts, vols = host_volumes(mounts)
     image = image_ref(chart, values, repo, agent["image"].get("tag"))
-    container = component_container(
-        "akri-agent",
-        image,
-        agent["image"].get("pullPolicy"),
-        agent["resources"],
-        securityContext=security,
-        env=env,
-        volumeMounts=vmounts,
+    container = _container(
+        "akri-agent", agent, image, securityContext=security, env=env, volumeMounts=vmounts
     )
     pod = {"serviceAccountName": "akri-agent-sa", "containers": [container], "volumes": vols}
     labels = chart_labels(chart, release, "akri-agent", "agent")
@@ -65,9 +65,7 @@ def _agent(chart: ChartVersion, release: str, values: dict[str, Any]) -> dict:
 def _controller(chart: ChartVersion, release: str, values: dict[str, Any]) -> dict:
     ctl = values["controller"]
     image = image_ref(chart, values, ctl["image"]["repository"], ctl["image"].get("tag"))
-    container = component_container(
-        "akri-controller", image, ctl["image"].get("pullPolicy"), ctl["resources"]
-    )
+    container = _container("akri-controller", ctl, image)
     pod = {
         "serviceAccountName": "akri-controller-sa",
         "containers": [container],
@@ -85,14 +83,7 @@ def _udev_discovery(chart: ChartVersion, release: str, values: dict[str, Any]) -
         mounts.append(("devices", dh["host"]["udev"], "/run/udev"))
     vmounts, vols = host_volumes(mounts)
     env = [{"name": "DISCOVERY_HANDLERS_DIRECTORY", "value": "/var/lib/akri"}]
-    container = component_container(
-        "akri-udev-discovery",
-        image,
-        dh["image"].get("pullPolicy"),
-        dh["resources"],
-        env=env,
-        volumeMounts=vmounts,
-    )
+    container = _container("akri-udev-discovery", dh, image, env=env, volumeMounts=vmounts)
     labels = chart_labels(chart, release, "akri-udev-discovery", "discovery-handler")
     pod = {"containers": [container], "volumes": vols}
     return workload("DaemonSet", "akri-udev-discovery-daemonset", labels, pod)

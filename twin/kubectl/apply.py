@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -152,21 +153,25 @@ class ManifestRunner:
             return None
         return ktype, ns
 
+    def _documents(
+        self, docs: list[dict], source: str, result: Outcome
+    ) -> Iterator[tuple[dict, KType, str | None, str]]:
+        """Each usable document as a copy, with its type, namespace and name (refusals: result)."""
+        for doc in docs:
+            doc = copy.deepcopy(doc)
+            doc.setdefault("metadata", {})
+            prepared = self._prepare(doc, source, result)
+            if prepared is not None:
+                yield doc, *prepared, doc["metadata"]["name"]
+
     def _suffix(self) -> str:
         return {"client": " (dry run)", "server": " (server dry run)"}.get(self.dry_run or "", "")
 
     def apply(self, docs: list[dict], source: str, create_only: bool = False) -> Outcome:
         """kubectl apply -f (or create -f with create_only)."""
         result = Outcome()
-        for doc in docs:
-            doc = copy.deepcopy(doc)
+        for doc, ktype, ns, name in self._documents(docs, source, result):
             doc.pop("status", None)
-            doc.setdefault("metadata", {})
-            prepared = self._prepare(doc, source, result)
-            if prepared is None:
-                continue
-            ktype, ns = prepared
-            name = doc["metadata"]["name"]
             ref = f"{ktype.ref}/{name}"
             current = self.store.get(ktype.kind, ns, name)
             if create_only and current is not None:
@@ -205,14 +210,7 @@ class ManifestRunner:
     def delete(self, docs: list[dict], source: str, ignore_not_found: bool) -> Outcome:
         """kubectl delete -f."""
         result = Outcome()
-        for doc in docs:
-            doc = copy.deepcopy(doc)
-            doc.setdefault("metadata", {})
-            prepared = self._prepare(doc, source, result)
-            if prepared is None:
-                continue
-            ktype, ns = prepared
-            name = doc["metadata"]["name"]
+        for _doc, ktype, ns, name in self._documents(docs, source, result):
             try:
                 if not self.dry_run:
                     self.store.delete(ktype.kind, ns, name)

@@ -12,24 +12,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from twin.kubeapi.kinds import CRD, RESOURCES, crd_resource
+from twin.kubeapi.kinds import CRD, RESOURCES, Resource, crd_resource
 from twin.kubeapi.store import ObjectStore
-
-CRD_KIND = CRD
 
 
 @dataclass(frozen=True)
-class KType:
-    """One resource type as kubectl knows it."""
+class KType(Resource):
+    """One resource type as kubectl knows it: the served resource and its singular name."""
 
-    kind: str
-    plural: str
-    singular: str
-    group: str
-    version: str
-    namespaced: bool
-    short: tuple[str, ...] = ()
-    categories: tuple[str, ...] = ()
+    singular: str = ""
+
+    @classmethod
+    def of(cls, res: Resource, singular: str) -> KType:
+        """The type kubectl learns from discovery for a served resource."""
+        return cls(**vars(res), singular=singular)
 
     @property
     def qualified(self) -> str:
@@ -43,7 +39,7 @@ class KType:
 
     def names(self) -> set[str]:
         """Every spelling that selects this type."""
-        return {self.plural, self.singular, self.kind.lower(), *self.short}
+        return {self.plural, self.singular, self.kind.lower(), *self.short_names}
 
 
 class UnknownType(LookupError):
@@ -52,36 +48,12 @@ class UnknownType(LookupError):
 
 def known_types(store: ObjectStore) -> list[KType]:
     """Built-in types plus the custom types served through CRDs right now, in discovery order."""
-    found = [
-        KType(
-            res.kind,
-            res.plural,
-            res.kind.lower(),
-            res.group,
-            res.version,
-            res.namespaced,
-            res.short_names,
-            res.categories,
-        )
-        for res in RESOURCES.values()
-    ]
-    for crd in store.list(CRD_KIND)[0]:
+    found = [KType.of(res, res.kind.lower()) for res in RESOURCES.values()]
+    for crd in store.list(CRD)[0]:
         res = crd_resource(crd)  # kubectl uses the preferred (storage) version
-        if res is None:
-            continue
-        names = crd["spec"].get("names") or {}
-        found.append(
-            KType(
-                res.kind,
-                res.plural,
-                names.get("singular") or res.kind.lower(),
-                res.group,
-                res.version,
-                res.namespaced,
-                res.short_names,
-                res.categories,
-            )
-        )
+        if res is not None:
+            names = crd["spec"].get("names") or {}
+            found.append(KType.of(res, names.get("singular") or res.kind.lower()))
     return found
 
 
@@ -106,4 +78,4 @@ def crd_for(store: ObjectStore, ktype: KType) -> dict | None:
     """The CRD object behind a custom type (None for built-in types)."""
     if ktype.kind in RESOURCES:
         return None
-    return store.get(CRD_KIND, None, f"{ktype.plural}.{ktype.group}")
+    return store.get(CRD, None, f"{ktype.plural}.{ktype.group}")
