@@ -28,13 +28,13 @@ from twin.deployment import DeploymentSpec
 from twin.feeders.manager import FeederManager
 from twin.helm.cli import Helm
 from twin.host import boot
-from twin.host.pidns import NodeProcesses
 from twin.host.rpc import RpcServer
 from twin.kubeapi import pki as twin_pki
 from twin.kubeapi.server import KubeApiServer
 from twin.kubeapi.store import ObjectStore
 from twin.kubectl.cli import Kubectl
 from twin.machine.node import Node
+from twin.machine.pidns import NodeProcesses
 from twin.machine.udev import UdevDevice
 from twin.sshd import Sshd, SshdConfig, generate_ed25519
 from twin.streaming.watch import StreamingAppWatcher

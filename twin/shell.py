@@ -1,11 +1,11 @@
 """The twin's login shell: what sshd runs (ForceCommand) for every command the suite sends.
 
-It runs inside a private mount namespace (sshd starts it under `unshare --mount`), joins the
-node's PID namespace (`twin.host.pidns`: the session's processes are the node's, and its own /proc
-shows only those), lays the twin's node files over the real ones (/dev, /sys, the boot id, and
-copy-on-write overlays of /etc, /var and /run), puts the twin's tool shims first on PATH and
-hands the original command to bash, exactly as sshd would on a real node. Only the standard
-library is used: this runs for every command and must start fast.
+It runs inside a private mount namespace (sshd starts it under `unshare --mount`), joins the node's
+PID namespace (`twin.machine.pidns`: the session's processes are the node's, and its own /proc shows
+only those), lays the twin's node files over the real ones (/dev, /sys, the boot id, and
+copy-on-write overlays of /etc, /var and /run), puts the twin's tool shims first on PATH and hands
+the original command to bash, exactly as sshd would on a real node. Only the standard library is
+used: this runs for every command and must start fast.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import signal
 import sys
 
 # `python3 -I` leaves the script's directory off sys.path; pidns is standard library only
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "host"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "machine"))
 import pidns
 
 MS_BIND = 4096

@@ -13,8 +13,8 @@ from PIL import Image
 from twin.feeders.manager import FeederManager
 from twin.feeders.pipeline import FeederError, _PartParser, redirect_sink
 from twin.feeders.units import Feeder
-from twin.host.pidns import NodeProcesses
 from twin.machine.frames import DeviceFrames
+from twin.machine.pidns import NodeProcesses
 
 CAPS = "video/x-raw,width=640,height=480,framerate=10/1"
 

@@ -23,8 +23,8 @@ from pathlib import Path
 from twin.feeders.pipeline import FeederError, redirect_sink, sink_path
 from twin.feeders.runs import Run
 from twin.feeders.units import Feeder, service_name
-from twin.host.pidns import NodeProcesses
 from twin.machine.frames import DeviceFrames
+from twin.machine.pidns import NodeProcesses
 
 #: the fault "feeder-down" kills the feeder of this device before its first frame lands
 FEEDER_DOWN_DEVNODE = "/dev/video2"

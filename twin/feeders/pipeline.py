@@ -5,7 +5,7 @@ transient systemd unit (the install plan) or from a shell (`sudo gst-launch-1.0 
 documentation does, docs/facts.md#feeder-pipeline). The twin has no v4l2loopback, so the sink is
 swapped for `multipartmux boundary=frame ! fdsink fd=3` and the multipart stream is parsed into the
 device's frame buffer (`twin.machine.frames`), which is what a broker would capture; `ps` still
-shows the pipeline as it was run (`twin.host.pidns.show_argv`). Also what gst-launch prints when
+shows the pipeline as it was run (`twin.machine.pidns.show_argv`). Also what gst-launch prints when
 the sink's device node is missing. `twin.feeders.units` keeps the feeders' records,
 `twin.feeders.manager` runs them.
 """

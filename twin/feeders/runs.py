@@ -3,7 +3,7 @@
 A `Run` is a feeder process as the manager tracks it: the pipe its redirected sink writes multipart
 JPEG to, the device those frames land in, and for a unit the `nsenter` parent that relays gst's exit
 status. Its pump thread reads until the pipes close, shows the pipeline as it was run once gst has
-parsed it (`twin.host.pidns.show_argv`), then reaps the process and settles the record.
+parsed it (`twin.machine.pidns.show_argv`), then reaps the process and settles the record.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 from twin.feeders.pipeline import _PartParser
 from twin.feeders.units import Feeder
-from twin.host.pidns import show_argv
 from twin.machine.frames import DeviceFrames
+from twin.machine.pidns import show_argv
 
 
 @dataclass

@@ -1,1 +1,1 @@
-"""The host and its front door: the per-boot PID namespace, the shims' socket, boots and reboots."""
+"""The host's front door: the shims' socket, process trees below sshd, boots and reboots."""

@@ -1,1 +1,1 @@
-"""The node's operating system: kernel state, packages and files, v4l2loopback devices, udev."""
+"""The node's operating system: kernel, files, packages, processes, v4l2loopback devices, udev."""
