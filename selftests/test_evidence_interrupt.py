@@ -23,8 +23,8 @@ from selftests.test_twin_faults import processes_of
 
 REPO = Path(__file__).resolve().parent.parent
 XSD = Path(__file__).parent / "data" / "junit-10.xsd"
-WAIT = "2 broker pods ready"
-TEST = "tests/test_60_akri_instances.py::test_brokers_running"
+WAIT = "each camera's broker ready (2)"
+TEST = "tests/test_60_akri_instances.py::test_brokers_running[cam1]"
 SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
 
 
@@ -79,7 +79,7 @@ def test_interrupted_run_says_so_everywhere_and_leaves_nothing(tmp_path, sig):
     xmlschema.XMLSchema(XSD).validate(junit)
     root = ET.parse(junit).getroot()
     errors = [c for c in root.iter("testcase") if c.find("error") is not None]
-    assert [c.get("name") for c in errors] == ["test_brokers_running"], output[-3000:]
+    assert [c.get("name") for c in errors] == [TEST.split("::")[1]], output[-3000:]
     text = errors[0].find("error").text
     assert f"interrupted by {sig.name} during {TEST}" in text, text
     assert f"waiting for {WAIT} (" in text and "of 300s" in text, text

@@ -107,6 +107,9 @@ def akri_docs_commands(spec: DeploymentSpec, faults: frozenset[str]) -> list[str
         "microk8s status --wait-ready",
         'usermod -a -G microk8s "$USER"',
         "microk8s enable rbac dns",
+        # enabling rbac restarts the apiserver and returns at once; Akri's CI waits for it
+        # again before it goes on (docs/facts.md#microk8s-restarts)
+        "microk8s status --wait-ready",
         "microk8s helm3 repo add akri-helm-charts https://project-akri.github.io/akri/",
         f"microk8s helm3 install akri akri-helm-charts/{spec.chart} "
         f"--version {spec.version} {sets}",

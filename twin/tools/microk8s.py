@@ -47,6 +47,30 @@ def _restart_apiserver(daemon) -> None:
     daemon.later(APISERVER_RESTART_SECONDS, back)
 
 
+# helm commands that never talk to the cluster (they read the local repository cache)
+HELM_OFFLINE = ("repo", "search", "show", "pull", "version", "env", "completion")
+UNREACHABLE_URL = "https://127.0.0.1:16443"
+
+
+def _helm_offline(verb: str, argv: list[str]) -> bool:
+    return verb != "kubectl" and bool(argv) and argv[0] in HELM_OFFLINE
+
+
+def _unreachable(verb: str, argv: list[str]) -> str:
+    """What kubectl and helm print while the apiserver does not answer (its restart)."""
+    if verb == "kubectl":
+        return (
+            "The connection to the server 127.0.0.1:16443 was refused - did you specify the "
+            "right host or port?\n"
+        )
+    # helm's own wording, e.g. https://github.com/helm/helm/issues/11254
+    failed = "INSTALLATION FAILED: " if argv[:1] == ["install"] else ""
+    return (
+        f'Error: {failed}Kubernetes cluster unreachable: Get "{UNREACHABLE_URL}/version": '
+        "dial tcp 127.0.0.1:16443: connect: connection refused\n"
+    )
+
+
 def _status(daemon, argv: list[str]) -> Answer:
     timeout = 0.0
     if "--timeout" in argv:
@@ -141,13 +165,8 @@ def microk8s(daemon, call: Call) -> Answer:
     if verb == "config":
         return Answer(0, daemon.kubeconfig())
     if verb in ("kubectl", "helm", "helm3"):
-        if not daemon.microk8s_ready.is_set():
-            return Answer(
-                1,
-                "",
-                "The connection to the server 127.0.0.1:16443 was refused - did "
-                "you specify the right host or port?\n",
-            )
+        if not daemon.microk8s_ready.is_set() and not _helm_offline(verb, rest):
+            return Answer(1, "", _unreachable(verb, rest))
         runner = daemon.kubectl if verb == "kubectl" else daemon.helm
         rc, out, err = runner.run(rest, call.stdin)
         return Answer(rc, out, err)
