@@ -27,7 +27,7 @@ from twin.kubeapi.pki import Pki
 from twin.kubeapi.store import ObjectStore
 from twin.kubeapi.tlsserver import TlsHttpServer
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("twin.kubeapi")
 PodLog = Callable[[str, str, str | None, bool], str]
 
 
