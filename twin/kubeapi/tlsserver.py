@@ -72,9 +72,7 @@ class TlsHttpServer(ThreadingHTTPServer):
                 return
             request.settimeout(HANDSHAKE_TIMEOUT)
             # Handshake by hand: wrap_socket's own handshake closes the socket on failure.
-            tls = self.context.wrap_socket(
-                request, server_side=True, do_handshake_on_connect=False
-            )
+            tls = self.context.wrap_socket(request, server_side=True, do_handshake_on_connect=False)
             try:
                 tls.do_handshake()
             except (ssl.SSLError, OSError) as exc:
