@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.interrupt import GUARD
+
 pytest_plugins = ["pytester"]
 REPO = Path(__file__).resolve().parent.parent
 
@@ -16,3 +18,15 @@ def _suite_importable(monkeypatch):
     for key in list(os.environ):
         if key.startswith("AKRI_E2E_"):
             monkeypatch.delenv(key)
+
+
+@pytest.fixture(autouse=True)
+def _no_signal_noted_in_this_session():
+    """A self-test that notes a signal in the session-wide guard must undo it.
+
+    Otherwise this self-test session itself ends as interrupted (exit status 2) after every
+    test passed, with no word about which test did it.
+    """
+    yield
+    noted, GUARD.received, GUARD.at = GUARD.received, None, None
+    assert noted is None, f"this test left {noted} noted in fixtures.interrupt.GUARD"

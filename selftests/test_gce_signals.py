@@ -15,12 +15,16 @@ import time
 import pytest
 
 from fixtures.gce_signals import InterruptOnSignal
+from fixtures.interrupt import GUARD
 from selftests.fakegce import FakeCompute, GuestAgent
 from selftests.gce_support import blackhole, finished, start_gce
 from twin.sshd import generate_ed25519
 
 
-def test_signals_raise_keyboard_interrupt_unless_shielded_and_are_restored():
+def test_signals_raise_keyboard_interrupt_unless_shielded_and_are_restored(monkeypatch):
+    # The handler notes each signal in the session-wide GUARD; this session is not interrupted.
+    monkeypatch.setattr(GUARD, "received", None)
+    monkeypatch.setattr(GUARD, "at", None)
     before = signal.getsignal(signal.SIGTERM)
     with InterruptOnSignal() as guard:
         with pytest.raises(KeyboardInterrupt, match="SIGTERM received"):
