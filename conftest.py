@@ -1,3 +1,3 @@
 """Load the suite's pytest plugin modules (the machinery lives in fixtures/)."""
 
-pytest_plugins = ["fixtures.plugin", "fixtures.gating", "fixtures.evidence"]
+pytest_plugins = ["fixtures.plugin"]

@@ -23,7 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from fixtures.plan import LAYERS  # noqa: E402
+from fixtures.install.plan import LAYERS  # noqa: E402
 from twin.faults import FAULTS  # noqa: E402
 from twin.lifecycle import Twin  # noqa: E402
 
@@ -192,7 +192,7 @@ def faults(ungated: tuple[str, ...]) -> list[str]:
         slow = ""
         ratio = ""
         if fault.name in ungated:
-            without = suite(*args, "-p", "no:fixtures.gating")
+            without = suite(*args, "-p", "no:fixtures.plugin.gating")
             slow = f"{without.wall:.1f}"
             ratio = f"{without.wall / run.wall:.1f}x"
         rows.append(
@@ -253,8 +253,8 @@ def main() -> None:
             f"## 3. Time to a verdict per fault (--ready-timeout {FAULT_TIMEOUT})",
             "",
             "'verdict after' sums the JUnit times of the tests up to the first failure (twin start "
-            "and collection excluded); 'without gating' reruns with `-p no:fixtures.gating`, so "
-            "every dependent test waits out its own deadline.",
+            "and collection excluded); 'without gating' reruns with "
+            "`-p no:fixtures.plugin.gating`, so every dependent test waits out its own deadline.",
             "",
             *q3,
             "",

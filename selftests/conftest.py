@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.interrupt import GUARD
+from fixtures.record.interrupt import GUARD
 
 pytest_plugins = ["pytester"]
 REPO = Path(__file__).resolve().parent.parent
@@ -29,4 +29,4 @@ def _no_signal_noted_in_this_session():
     """
     yield
     noted, GUARD.received, GUARD.at = GUARD.received, None, None
-    assert noted is None, f"this test left {noted} noted in fixtures.interrupt.GUARD"
+    assert noted is None, f"this test left {noted} noted in fixtures.record.interrupt.GUARD"

@@ -21,7 +21,7 @@ from typing import Any
 import paramiko
 import pytest
 
-from fixtures.ssh import SshHost
+from fixtures.transport.ssh import SshHost
 from twin.sshd import Sshd, SshdConfig, generate_ed25519
 
 FAKE_REBOOT = """#!/bin/sh

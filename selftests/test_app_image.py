@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.steps.cluster import pull_reference
+from fixtures.install.steps.cluster import pull_reference
 from twin.tools.ctr import ctr
 
 APP = "ghcr.io/project-akri/examples/video-streaming-app"

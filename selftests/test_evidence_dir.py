@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.evidence_dir import GENERATED, MANIFEST, EvidenceDir
+from fixtures.evidence.folder import GENERATED, MANIFEST, EvidenceDir
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import xmlschema
 
-from fixtures.waits import wait_until
+from fixtures.node.waits import wait_until
 from selftests.test_twin_faults import processes_of
 
 REPO = Path(__file__).resolve().parent.parent

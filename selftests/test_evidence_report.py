@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from fixtures.contact_sheet import feeds, make_contact_sheet
-from fixtures.report import CaseOutcome, RunSummary, render_markdown
-from fixtures.report_html import render_html
-from fixtures.timings import Timings
+from fixtures.evidence.contact_sheet import feeds, make_contact_sheet
+from fixtures.evidence.report import CaseOutcome, RunSummary, render_markdown
+from fixtures.evidence.report_html import render_html
+from fixtures.record.timings import Timings
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"

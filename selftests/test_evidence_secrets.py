@@ -27,7 +27,7 @@ import sys
 
 import pytest
 
-from fixtures.waits import wait_until
+from fixtures.node.waits import wait_until
 
 pytestmark = [pytest.mark.akri, pytest.mark.v4l2loopback]
 S = os.environ
@@ -106,9 +106,7 @@ def test_planted_secrets_never_reach_the_reports(pytester, monkeypatch, tmp_path
         "[pytest]\njunit_family = xunit2\njunit_logging = system-err\n"
         "markers =\n" + "".join(f"    {m}: layer\n" for m in MARKERS.split())
     )
-    pytester.makeconftest(
-        'pytest_plugins = ["fixtures.plugin", "fixtures.gating", "fixtures.evidence"]\n'
-    )
+    pytester.makeconftest('pytest_plugins = ["fixtures.plugin"]\n')
     pytester.makepyfile(test_leaks=INNER_TESTS)
     reports = tmp_path / "reports"
     result = pytester.runpytest_subprocess(

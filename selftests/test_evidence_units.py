@@ -11,15 +11,16 @@ import pytest
 import xmlschema
 from PIL import Image
 
-from fixtures import junit, parsers
-from fixtures.contact_sheet import feeds, make_contact_sheet
-from fixtures.diagnostics import folder_name
-from fixtures.diagnostics_files import Folder, bounded, render_commands
-from fixtures.diagnostics_probes import CLUSTER_LAYERS, probes_for
-from fixtures.host import CommandHistory, CommandResult
-from fixtures.redact import MARK, redact
-from fixtures.report import CaseOutcome, layer_verdicts
-from fixtures.timings import Timings, WaitRecord
+from fixtures.evidence import junit
+from fixtures.evidence.contact_sheet import feeds, make_contact_sheet
+from fixtures.evidence.diagnostic_files import Folder, bounded, render_commands
+from fixtures.evidence.diagnostic_probes import CLUSTER_LAYERS, probes_for
+from fixtures.evidence.diagnostics import folder_name
+from fixtures.evidence.report import CaseOutcome, layer_verdicts
+from fixtures.node import parsers
+from fixtures.record.redact import MARK, redact
+from fixtures.record.timings import Timings, WaitRecord
+from fixtures.transport.host import CommandHistory, CommandResult
 
 XSD = Path(__file__).parent / "data" / "junit-10.xsd"
 # Planted, fake key material; the marker is assembled so no file here looks like a real key.

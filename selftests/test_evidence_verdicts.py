@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 import xmlschema
 
-from fixtures import junit
-from fixtures.interrupt import SignalGuard
-from fixtures.plan import LAYERS
-from fixtures.report import CaseOutcome, RunSummary, layer_verdicts, render_markdown
-from fixtures.report_html import render_html
-from fixtures.run_scope import RunScope
-from fixtures.timings import RECORDER, Timings, start_wait
+from fixtures.evidence import junit
+from fixtures.evidence.report import CaseOutcome, RunSummary, layer_verdicts, render_markdown
+from fixtures.evidence.report_html import render_html
+from fixtures.evidence.scope import RunScope
+from fixtures.install.plan import LAYERS
+from fixtures.record.interrupt import SignalGuard
+from fixtures.record.timings import RECORDER, Timings, start_wait
 
 REPO = Path(__file__).resolve().parent.parent
 XSD = Path(__file__).parent / "data" / "junit-10.xsd"

@@ -1,4 +1,4 @@
-"""Self-tests of fixtures.feedmap and the frames listing: feeds named by the camera they show."""
+"""fixtures.node.feedmap and the frames listing: feeds named by the camera they show."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from fixtures.contact_sheet import feeds, make_contact_sheet
-from fixtures.feedmap import AkriService, AkriServices, feed_sources, parse_camera_list
+from fixtures.evidence.contact_sheet import feeds, make_contact_sheet
+from fixtures.node.feedmap import AkriService, AkriServices, feed_sources, parse_camera_list
 
 MAIN = AkriService("akri-udev-video-svc", "10.152.183.5:80", None)
 CAM1 = AkriService(

@@ -1,4 +1,4 @@
-"""Self-tests of fixtures.frames (the app's chunked multipart feeds) and fixtures.jpeg."""
+"""Self-tests of fixtures.node.frames (the app's chunked multipart feeds) and fixtures.node.jpeg."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from PIL import Image, ImageDraw
 
-from fixtures import frames as f
-from fixtures import jpeg as jpeg_checks
+from fixtures.node import frames as f
+from fixtures.node import jpeg as jpeg_checks
 
 
 def jpeg(shade: int, size: tuple[int, int] = (64, 48), quality: int = 90, **save) -> bytes:

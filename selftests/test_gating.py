@@ -5,7 +5,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-REPO_CONFTEST = 'pytest_plugins = ["fixtures.plugin", "fixtures.gating"]\n'
+REPO_CONFTEST = 'pytest_plugins = ["fixtures.plugin.hooks", "fixtures.plugin.gating"]\n'
 TESTS = """
 import pytest
 
@@ -76,9 +76,7 @@ def test_b():
 
 
 def test_prerequisite_naming_no_test_is_a_usage_error_at_collection(pytester):
-    pytester.makeconftest(
-        'pytest_plugins = ["fixtures.plugin", "fixtures.gating", "fixtures.evidence"]\n'
-    )
+    pytester.makeconftest('pytest_plugins = ["fixtures.plugin"]\n')
     pytester.makepyfile(test_typo=TYPO)
     result = pytester.runpytest_subprocess("--reports-dir", "out")
     assert result.ret == pytest.ExitCode.USAGE_ERROR

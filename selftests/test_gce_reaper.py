@@ -36,9 +36,9 @@ def fake():
 
 
 def test_reaper_deletes_only_expired_labelled_instances(fake):
-    from fixtures.gce_api import GceApi
-    from fixtures.gce_plugin import credentials
-    from fixtures.gce_reaper import reap
+    from fixtures.targets.gce.api import GceApi
+    from fixtures.targets.gce.reaper import reap
+    from fixtures.targets.gce.session import credentials
 
     api = GceApi(PROJECT, ZONE, endpoint=fake.url, credentials=credentials(fake.url))
     result = reap(api, time.time(), spare=("expired-reused",))
@@ -64,7 +64,7 @@ def test_reaper_command_line(fake):
         [
             sys.executable,
             "-m",
-            "fixtures.gce_reaper",
+            "fixtures.targets.gce.reaper",
             "--gce-project",
             PROJECT,
             "--gce-zone",

@@ -15,7 +15,7 @@ import pytest
 
 from selftests.gce_support import REPO
 
-REPO_CONFTEST = 'pytest_plugins = ["fixtures.plugin", "fixtures.gating"]\n'
+REPO_CONFTEST = 'pytest_plugins = ["fixtures.plugin.hooks", "fixtures.plugin.gating"]\n'
 GCE = ["--target", "gce", "--gce-project", "p-test"]
 FAKE = "--gce-api-endpoint=http://127.0.0.1:9"
 
@@ -103,8 +103,9 @@ def test_help_lists_the_gce_options(suite):
 
 def test_other_targets_never_import_the_compute_client():
     code = (
-        "import sys, fixtures.plugin, fixtures.targets, fixtures.settings\n"
-        "loaded = [m for m in sys.modules if m.startswith(('google.cloud', 'fixtures.gce'))]\n"
+        "import sys, fixtures.plugin.hooks, fixtures.targets.registry, fixtures.settings\n"
+        "gce = ('google.cloud', 'fixtures.targets.gce')\n"
+        "loaded = [m for m in sys.modules if m.startswith(gce)]\n"
         "assert not loaded, loaded\n"
     )
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, timeout=60)

@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from fixtures.gce_signals import InterruptOnSignal
-from fixtures.interrupt import GUARD
+from fixtures.record.interrupt import GUARD
+from fixtures.targets.gce.signals import InterruptOnSignal
 from selftests.fakegce import FakeCompute, GuestAgent
 from selftests.gce_support import blackhole, finished, start_gce
 from twin.sshd import generate_ed25519

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.contact_sheet import feeds
+from fixtures.evidence.contact_sheet import feeds
 from selftests.fakegce import FakeCompute
 from selftests.gce_support import agent_for, run_gce, twin_node  # noqa: F401
 

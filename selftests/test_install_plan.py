@@ -2,10 +2,10 @@
 
 import pytest
 
-from fixtures.plan import InstallPlan, Step, StepContext, StepFailed
+from fixtures.install.plan import InstallPlan, Step, StepContext, StepFailed
+from fixtures.install.steps import akri_demo_plan
 from fixtures.settings import defaults
-from fixtures.ssh import SshHost
-from fixtures.steps import akri_demo_plan
+from fixtures.transport.ssh import SshHost
 from twin.lifecycle import Twin
 
 

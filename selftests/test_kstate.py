@@ -1,4 +1,4 @@
-"""fixtures.kstate: a pod being deleted is never a running or ready pod, and says so.
+"""fixtures.kube.state: a pod being deleted is never a running or ready pod, and says so.
 
 A real API server keeps a deleted pod, often still Running and Ready, until its containers stopped
 (docs/facts.md#graceful-deletion); counting it would see one broker too many right after a
@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from kubernetes import client
 
-from fixtures.kstate import live_pods, pod_ready, pod_running, pod_terminating, pods_summary
+from fixtures.kube.state import live_pods, pod_ready, pod_running, pod_terminating, pods_summary
 
 
 def a_pod(name: str, deleting: bool = False) -> client.V1Pod:

@@ -1,4 +1,4 @@
-"""fixtures.kwaits against the twin's API server: list + watch waits, re-lists, timeouts.
+"""fixtures.kube.waits against the twin's API server: list + watch waits, re-lists, timeouts.
 
 State changes arrive from threading.Timer callbacks writing to the store, the way the twin's
 controllers change things while the suite waits. Every server and client is stopped at the end.
@@ -15,8 +15,8 @@ import pytest
 import urllib3
 from kubernetes.client import V1PodList
 
-from fixtures.kube import Kube, api_client_from_kubeconfig
-from fixtures.kwaits import WaitTimeout, wait_for, wait_until_endpoints_ready
+from fixtures.kube.client import Kube, api_client_from_kubeconfig
+from fixtures.kube.waits import WaitTimeout, wait_for, wait_until_endpoints_ready
 from twin.kubeapi.pki import make_pki
 from twin.kubeapi.server import KubeApiServer
 from twin.kubeapi.store import ObjectStore

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.host import CommandFailed, HostError
-from fixtures.local import LocalHost
+from fixtures.transport.host import CommandFailed, HostError
+from fixtures.transport.local import LocalHost
 
 
 @pytest.fixture

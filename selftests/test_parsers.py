@@ -1,4 +1,4 @@
-"""Self-tests of fixtures.parsers against the real-host outputs docs/facts.md records."""
+"""Self-tests of fixtures.node.parsers against the real-host outputs docs/facts.md records."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from fixtures import parsers as p
+from fixtures.node import parsers as p
 
 LSMOD = """Module                  Size  Used by
 v4l2loopback           45056  2
@@ -284,16 +284,6 @@ def test_systemctl_show_blocks_by_id() -> None:
     assert units["feeder-video2.service"]["Result"] == "exit-code"
 
 
-def test_ps_args_real_feeder() -> None:
-    feeder = (
-        "/usr/bin/gst-launch-1.0 -v videotestsrc pattern=ball ! "
-        "video/x-raw,width=640,height=480,framerate=10/1 ! avenc_mjpeg ! "
-        "v4l2sink device=/dev/video1"
-    )
-    assert p.ps_args(f"  812 {feeder}\n    2 [kthreadd]\n") == {812: feeder, 2: "[kthreadd]"}
-    assert p.ps_args("") == {}
-
-
 def test_microk8s_status_yaml() -> None:
     warning = "WARNING: IPtables FORWARD policy is DROP. Consider: sudo iptables -P FORWARD\n"
     status = p.microk8s_status(warning + MICROK8S_YAML + warning)
@@ -344,18 +334,6 @@ def test_helm_list() -> None:
     assert p.helm_list("[]\n") == []
 
 
-def test_ss_listening_ports() -> None:
-    text = (
-        "LISTEN 0      4096       127.0.0.1:16443      0.0.0.0:*\n"
-        "LISTEN 0      128          0.0.0.0:22         0.0.0.0:*\n"
-        "LISTEN 0      4096   127.0.0.53%lo:53         0.0.0.0:*\n"
-        "LISTEN 0      4096               *:10250            *:*\n"
-        "LISTEN 0      128             [::]:22            [::]:*\n"
-    )
-    assert p.ss_listening_ports(text) == {16443, 22, 53, 10250}
-    assert p.ss_listening_ports("") == set()
-
-
 @pytest.mark.parametrize(
     ("parser", "text"),
     [
@@ -371,14 +349,12 @@ def test_ss_listening_ports() -> None:
         (p.v4l2_formats, "Cannot open device /dev/video1, exiting.\n"),
         (p.stat_devices, "what is this\n"),
         (p.systemctl_show, "System has not been booted with systemd as init system (PID 1).\n"),
-        (p.ps_args, "error: unsupported option\n"),
         (p.microk8s_status, "Insufficient permissions to access MicroK8s.\n"),
         (p.microk8s_status, "microk8s:\n  running: maybe\n"),
         (p.snap_list, "snap: command not found\n"),
         (p.apiserver_args, "cat: /var/snap/microk8s/current/args/kube-apiserver: No such file\n"),
         (p.helm_list, "Error: Kubernetes cluster unreachable\n"),
         (p.helm_list, '[{"name": 1}]\n'),
-        (p.ss_listening_ports, "ss: command not found\n"),
     ],
 )
 def test_malformed_output_raises_parse_error(parser, text: str) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures import parsers
+from fixtures.node import parsers
 
 # `ps -eo pid=,stat=,args=` on a node fed as the Akri documentation does it
 # (docs/facts.md#feeder-pipeline)

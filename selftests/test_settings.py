@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-REPO_CONFTEST = 'pytest_plugins = ["fixtures.plugin", "fixtures.gating"]\n'
+REPO_CONFTEST = 'pytest_plugins = ["fixtures.plugin.hooks", "fixtures.plugin.gating"]\n'
 
 
 @pytest.fixture
@@ -88,9 +88,10 @@ def test_environment_is_used_and_cli_wins(suite, monkeypatch):
 
 
 NOT_ROOT_CONFTEST = (
-    "import fixtures.targets\n"
-    "fixtures.targets.euid = lambda: 65534  # the process runs as root; the check sees nobody\n"
-    'pytest_plugins = ["fixtures.plugin", "fixtures.gating", "fixtures.evidence"]\n'
+    "import fixtures.targets.twin\n"
+    # the process runs as root; the check sees nobody
+    "fixtures.targets.twin.euid = lambda: 65534\n"
+    'pytest_plugins = ["fixtures.plugin"]\n'
 )
 NODE_TEST = """
 import pytest
@@ -131,7 +132,7 @@ def test_other_targets_do_not_need_root(pytester):
 
 def _nobody_can_run_python() -> bool:
     probe = subprocess.run(
-        [*SETPRIV, sys.executable, "-c", "import pytest, fixtures.plugin"],
+        [*SETPRIV, sys.executable, "-c", "import pytest, fixtures.plugin.hooks"],
         cwd=REPO,
         capture_output=True,
         timeout=60,

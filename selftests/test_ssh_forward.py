@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.ssh import SshHost
+from fixtures.transport.ssh import SshHost
 from selftests.sshd_support import (  # noqa: F401  (fixtures are found by name)
     client_key_fixture,
     closed_at_once,

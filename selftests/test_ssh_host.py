@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from fixtures import sshlink
-from fixtures.host import CommandFailed, HostError, HostUnreachable
-from fixtures.hostkeys import HostKeyMismatch, HostKeyUnknown, fingerprint
-from fixtures.ssh import SshHost
+from fixtures.transport import sshlink
+from fixtures.transport.host import CommandFailed, HostError, HostUnreachable
+from fixtures.transport.hostkeys import HostKeyMismatch, HostKeyUnknown, fingerprint
+from fixtures.transport.ssh import SshHost
 from selftests.sshd_support import (  # noqa: F401  (fixtures are found by name)
     client_key_fixture,
     echo_server,

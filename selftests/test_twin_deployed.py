@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.plan import LAYERS
-from fixtures.ssh import SshHost
-from fixtures.waits import wait_until
+from fixtures.install.plan import LAYERS
+from fixtures.node.waits import wait_until
+from fixtures.transport.ssh import SshHost
 from selftests.test_twin_faults import _layer, run_suite
 from twin.lifecycle import Twin
 

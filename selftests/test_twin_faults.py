@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.contact_sheet import feeds
-from fixtures.plan import LAYERS
-from fixtures.waits import wait_until
+from fixtures.evidence.contact_sheet import feeds
+from fixtures.install.plan import LAYERS
+from fixtures.node.waits import wait_until
 from twin.faults import FAULTS
 
 REPO = Path(__file__).resolve().parent.parent

@@ -2,8 +2,8 @@
 
 import pytest
 
-from fixtures import parsers
-from fixtures.probes import gather
+from fixtures.install.probes import gather
+from fixtures.node import parsers
 
 pytestmark = [pytest.mark.akri, pytest.mark.target, pytest.mark.order(10)]
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from fixtures import names, parsers
-from fixtures.probes import assert_installed, gather
+from fixtures.install.probes import assert_installed, gather
+from fixtures.node import names, parsers
 
 pytestmark = [
     pytest.mark.akri,

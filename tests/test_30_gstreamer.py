@@ -2,11 +2,16 @@
 
 import pytest
 
-from fixtures import names, parsers
-from fixtures.probes import assert_installed, gather
-from fixtures.steps import feeder_problems, feeder_processes, feeders_by_camera, unit_diagnostics
-from fixtures.steps.feeders import PS
-from fixtures.waits import wait_until
+from fixtures.install.probes import assert_installed, gather
+from fixtures.install.steps import (
+    feeder_problems,
+    feeder_processes,
+    feeders_by_camera,
+    unit_diagnostics,
+)
+from fixtures.install.steps.feeders import PS
+from fixtures.node import names, parsers
+from fixtures.node.waits import wait_until
 
 pytestmark = [
     pytest.mark.akri,

@@ -5,10 +5,10 @@ import json
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from fixtures import names, parsers
-from fixtures.kstate import pod_running, pods_summary
-from fixtures.kwaits import wait_for
-from fixtures.probes import assert_installed, gather
+from fixtures.install.probes import assert_installed, gather
+from fixtures.kube.state import pod_running, pods_summary
+from fixtures.kube.waits import wait_for
+from fixtures.node import names, parsers
 
 pytestmark = [
     pytest.mark.akri,

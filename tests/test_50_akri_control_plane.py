@@ -4,10 +4,10 @@ import pytest
 import yaml
 from kubernetes.client.exceptions import ApiException
 
-from fixtures import names
-from fixtures.kstate import live_pods, pod_ready, pods_summary
-from fixtures.kwaits import wait_for
-from fixtures.probes import assert_installed
+from fixtures.install.probes import assert_installed
+from fixtures.kube.state import live_pods, pod_ready, pods_summary
+from fixtures.kube.waits import wait_for
+from fixtures.node import names
 
 pytestmark = [
     pytest.mark.akri,

@@ -12,8 +12,10 @@ import shlex
 
 import pytest
 
-from fixtures import names
-from fixtures.akri_objects import (
+from fixtures.install.session import node_name
+from fixtures.kube.state import pod_log_tail, pod_ready, pod_summary
+from fixtures.node import names
+from fixtures.node.akri import (
     Seen,
     held_slots,
     service_problems,
@@ -21,9 +23,7 @@ from fixtures.akri_objects import (
     wait_for_instances,
     wait_for_services,
 )
-from fixtures.kstate import pod_log_tail, pod_ready, pod_summary
-from fixtures.plugin import SETTINGS
-from fixtures.session import node_name
+from fixtures.plugin.hooks import SETTINGS
 
 pytestmark = [
     pytest.mark.akri,

@@ -1,6 +1,6 @@
 """Layer 7, streaming: the app lists every camera and serves live JPEG frames over HTTP.
 
-Feeds are named by the camera they show (`feed 2 (cam2 /dev/video2)`, fixtures.feedmap), and
+Feeds are named by the camera they show (`feed 2 (cam2 /dev/video2)`, fixtures.node.feedmap), and
 the first frame of each is kept under `<reports-dir>/frames/` as `cam2.jpg` (the configuration
 service's feed as `feed-0-any-camera.jpg`) with `frames/feeds.json` saying where each came from.
 """
@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from fixtures import names
-from fixtures.feedmap import akri_services, feed_sources
-from fixtures.frames import FeedError, read_feed
-from fixtures.jpeg import frames_differ, inspect_jpeg
-from fixtures.kstate import pods_summary, service_summary
-from fixtures.kwaits import wait_for
-from fixtures.probes import assert_installed
-from fixtures.waits import wait_until
+from fixtures.install.probes import assert_installed
+from fixtures.kube.state import pods_summary, service_summary
+from fixtures.kube.waits import wait_for
+from fixtures.node import names
+from fixtures.node.feedmap import akri_services, feed_sources
+from fixtures.node.frames import FeedError, read_feed
+from fixtures.node.jpeg import frames_differ, inspect_jpeg
+from fixtures.node.waits import wait_until
 
 pytestmark = [
     pytest.mark.akri,

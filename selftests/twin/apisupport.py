@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from fixtures.kube import Kube, api_client_from_kubeconfig
+from fixtures.kube.client import Kube, api_client_from_kubeconfig
 from twin.cluster.microk8s import NODE_NAME, Cluster
 from twin.kubeapi.pki import Pki
 from twin.kubeapi.server import KubeApiServer

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from fixtures.kube import Kube, api_client_from_kubeconfig
+from fixtures.kube.client import Kube, api_client_from_kubeconfig
 from selftests.twin.akri_support import VALUES, TwinNode, camera
 from selftests.twin.clustersupport import Changes
 from selftests.twin.helm_support import REPO

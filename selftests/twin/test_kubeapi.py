@@ -1,4 +1,4 @@
-"""The twin's Kubernetes API server, driven by the real kubernetes client through fixtures.kube.
+"""The twin's Kubernetes API server, driven by the real kubernetes client (fixtures.kube.client).
 
 Each test gets a fresh store and server (HTTPS, client certificate required) on loopback, and a
 client built the way the suite builds it: from the kubeconfig `microk8s config` would print,
@@ -17,7 +17,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from fixtures.kube import Kube, kubeconfig_port
+from fixtures.kube.client import Kube, kubeconfig_port
 from selftests.twin.apisupport import bound_pod as pod
 from twin.kubeapi.pki import Pki
 from twin.kubeapi.server import KubeApiServer

@@ -13,7 +13,7 @@ import pytest
 from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
 
-from fixtures.kube import Kube
+from fixtures.kube.client import Kube
 from selftests.twin.apisupport import bound_pod as pod
 from twin.kubeapi.server import KubeApiServer
 from twin.kubeapi.store import ObjectStore

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from fixtures.waits import HostWaitTimeout, wait_until
+from fixtures.node.waits import HostWaitTimeout, wait_until
 from selftests.twin.streaming_support import (
     BUFFER_ALIGN,
     MAIN,
