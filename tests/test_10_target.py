@@ -2,8 +2,8 @@
 
 import pytest
 
-from fixtures.install.probes import gather
 from fixtures.node import parsers
+from fixtures.node.facts import gather
 
 pytestmark = [pytest.mark.akri, pytest.mark.target, pytest.mark.order(10)]
 

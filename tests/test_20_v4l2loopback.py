@@ -2,8 +2,9 @@
 
 import pytest
 
-from fixtures.install.probes import assert_installed, gather
+from fixtures.install.probes import assert_installed
 from fixtures.node import names, parsers
+from fixtures.node.facts import gather
 
 pytestmark = [
     pytest.mark.akri,

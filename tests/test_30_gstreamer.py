@@ -2,7 +2,7 @@
 
 import pytest
 
-from fixtures.install.probes import assert_installed, gather
+from fixtures.install.probes import assert_installed
 from fixtures.install.steps import (
     feeder_problems,
     feeder_processes,
@@ -11,6 +11,7 @@ from fixtures.install.steps import (
 )
 from fixtures.install.steps.feeders import PS
 from fixtures.node import names, parsers
+from fixtures.node.facts import gather
 from fixtures.node.waits import wait_until
 
 pytestmark = [

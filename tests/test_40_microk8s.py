@@ -5,10 +5,11 @@ import json
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from fixtures.install.probes import assert_installed, gather
+from fixtures.install.probes import assert_installed
 from fixtures.kube.state import pod_running, pods_summary
 from fixtures.kube.waits import wait_for
 from fixtures.node import names, parsers
+from fixtures.node.facts import gather
 
 pytestmark = [
     pytest.mark.akri,

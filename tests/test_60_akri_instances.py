@@ -23,7 +23,6 @@ from fixtures.node.akri import (
     wait_for_instances,
     wait_for_services,
 )
-from fixtures.plugin.hooks import SETTINGS
 
 pytestmark = [
     pytest.mark.akri,
@@ -33,13 +32,6 @@ pytestmark = [
         "test_akri_components_ready", "test_akri_images_match_chart", "test_akri_configuration"
     ),
 ]
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """A case per camera for every test that takes `camera` (its number, 1-based)."""
-    if "camera" in metafunc.fixturenames:
-        count = metafunc.config.stash[SETTINGS].cameras
-        metafunc.parametrize("camera", range(1, count + 1), ids=names.card_label)
 
 
 @pytest.fixture(scope="module")
@@ -66,10 +58,10 @@ def test_one_instance_per_camera(camera, instances, expected, k8s_node):
     See docs/facts.md#instance-names and docs/facts.md#instance-fields.
     """
     node = k8s_node
-    name, who = expected[camera], names.camera(camera)
+    name, who = expected[camera.number], camera.title
     inst = instances.objects.get(name)
     assert inst is not None, (
-        f"{who}: no Instance {name} (blake2b-3 of {names.devpath(camera)} + node {node}, "
+        f"{who}: no Instance {name} (blake2b-3 of {camera.devpath} + node {node}, "
         f"see docs/facts.md#instance-names){instances.why()}"
     )
     spec, props = inst["spec"], inst["spec"].get("brokerProperties") or {}
@@ -83,8 +75,8 @@ def test_one_instance_per_camera(camera, instances, expected, k8s_node):
         f"{k}={spec.get(k)!r}, expected {v!r}" for k, v in wanted.items() if spec.get(k) != v
     ]
     for key, value in (
-        ("UDEV_DEVNODE", names.devnode(camera)),
-        ("UDEV_DEVPATH", names.devpath(camera)),
+        ("UDEV_DEVNODE", camera.device),
+        ("UDEV_DEVPATH", camera.devpath),
     ):
         if props.get(key) != value:
             problems.append(f"brokerProperties {key}={props.get(key)!r}, expected {value!r}")
@@ -106,7 +98,7 @@ def test_brokers_running(camera, brokers, expected, k8s_node, kube):
 
     See docs/facts.md#broker-pods.
     """
-    instance, who = expected[camera], names.camera(camera)
+    instance, who = expected[camera.number], camera.title
     name = names.broker_pod(instance)
     pod = brokers.objects.get(name)
     assert pod is not None, f"{who}: no broker pod {name} ({names.BROKER_SELECTOR}){brokers.why()}"
@@ -134,7 +126,7 @@ def test_broker_resources(camera, brokers, expected, k8s_node, kube, settings):
     records the claim in deviceUsage (docs/facts.md#device-plugin-resources,
     docs/facts.md#instance-fields)."""
     node = k8s_node
-    instance, who = expected[camera], names.camera(camera)
+    instance, who = expected[camera.number], camera.title
     resource = f"akri.sh/{instance}"
     pod = brokers.objects[names.broker_pod(instance)]
     container = pod.spec.containers[0]
@@ -167,7 +159,7 @@ def test_broker_env(camera, expected, host):
     See docs/facts.md#broker-environment. Read with the image's own `sh` (it has no printenv,
     docs/facts.md#broker-image-userland).
     """
-    instance, who = expected[camera], names.camera(camera)
+    instance, who = expected[camera.number], camera.title
     variable = f"UDEV_DEVNODE_{instance.rsplit('-', 1)[-1].upper()}"
     pod = names.broker_pod(instance)
     script = shlex.quote(f'echo "${variable}"')
@@ -175,8 +167,8 @@ def test_broker_env(camera, expected, host):
         f"microk8s kubectl exec -n {names.NAMESPACE} {pod} -- sh -c {script}", sudo=True, timeout=60
     )
     value = result.stdout.strip()
-    assert result.exited == 0 and value == names.devnode(camera), (
-        f"{who}: broker {pod}: {variable}={value!r}, expected {names.devnode(camera)!r} "
+    assert result.exited == 0 and value == camera.device, (
+        f"{who}: broker {pod}: {variable}={value!r}, expected {camera.device!r} "
         f"(`kubectl exec ... sh -c` exit {result.exited}: {result.stderr.strip()[-300:]!r}); "
         "the agent injects it on Allocate (docs/facts.md#broker-environment)"
     )
@@ -198,14 +190,12 @@ def test_instance_services(camera, instance_services, expected):
 
     See docs/facts.md#akri-services.
     """
-    instance = expected[camera]
+    instance = expected[camera.number]
     name = names.instance_service(instance)
     problems = service_problems(
         instance_services, name, "akri.sh/instance", instance, 1, absent="akri.sh/configuration"
     )
-    assert not problems, (
-        f"{names.camera(camera)}: " + "\n  ".join(problems) + instance_services.why()
-    )
+    assert not problems, f"{camera.title}: " + "\n  ".join(problems) + instance_services.why()
 
 
 # a broker on another camera's device would put that camera behind this service
