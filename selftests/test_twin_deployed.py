@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.install.plan import LAYERS
+from fixtures.layers import LAYERS
 from fixtures.node.waits import wait_until
 from fixtures.transport.ssh import SshHost
 from selftests.test_twin_faults import _layer, run_suite
