@@ -5,55 +5,28 @@ and retired action versions. The nightly is then held against the real programs:
 `--option` a step passes to `python3 -m <module>` must appear in that module's `--help` (run
 from the checkout), the literal values it feeds options (matrix, dispatch choices) must pass the
 suite's validation, and the suite step's own bash, run with `python3` shimmed to collect only
-against a loopback endpoint, must build a command line the suite accepts. The preflight scripts
-run under bash too (missing or malformed secrets fail with annotations; the matrix). A last
-test pins the properties the nightly promises (cleanup, evidence, bounded parallelism).
+against a loopback endpoint, must build a command line the suite accepts. A last test pins
+the properties the nightly promises (cleanup, evidence, bounded parallelism). The preflight
+scripts: test_workflow_preflight.py.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from fixtures import settings
+from selftests.workflow_support import NIGHTLY, REPO, SELFTESTS, load, steps, tool
 
-REPO = Path(__file__).resolve().parent.parent
-WORKFLOWS = REPO / ".github" / "workflows"
-NIGHTLY = WORKFLOWS / "nightly.yml"
-SELFTESTS = WORKFLOWS / "selftests.yml"
 MODULE_CALL = re.compile(r"\bpython3? -m ([A-Za-z_][\w.]*)")
 LONG_OPTION = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
 DISPATCH_INPUTS = {"microk8s-channel", "image-family", "akri-chart", "akri-version", "zone", "keep"}
-
-
-def load(path: Path) -> dict[str, Any]:
-    """A workflow as data (PyYAML reads the `on:` key as True; give it back its name)."""
-    data = yaml.safe_load(path.read_text())
-    if True in data:
-        data["on"] = data.pop(True)
-    return data
-
-
-def tool(name: str) -> str:
-    """A pinned tool's binary: next to this interpreter (pip's scripts), else on PATH."""
-    here = Path(sys.executable).parent / name
-    found = str(here) if here.is_file() else shutil.which(name)
-    if not found:
-        pytest.fail(f"{name} is not installed: pip install -r requirements.lock (pins it)")
-    return found
-
-
-def steps(workflow: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """(job id, step) for every step of every job."""
-    return [(job_id, step) for job_id, job in workflow["jobs"].items() for step in job["steps"]]
 
 
 def module_calls(workflow: dict[str, Any]) -> dict[str, set[str]]:
@@ -173,114 +146,6 @@ def test_selftests_workflow_runs_ci_run_on_every_push() -> None:
     (job,) = workflow["jobs"].values()
     assert job["runs-on"] == "ubuntu-latest" and job["timeout-minutes"] > 0
     assert any("sudo" in s.get("run", "") and "bash .ci/run" in s["run"] for s in job["steps"])
-
-
-def run_step(step_id: str, env: dict[str, str], tmp_path: Path) -> tuple[int, str, str]:
-    """Run a preflight step's script with bash as the runner would: (exit code, log, outputs)."""
-    workflow = load(NIGHTLY)
-    (step,) = [s for s in workflow["jobs"]["preflight"]["steps"] if s.get("id") == step_id]
-    outputs = tmp_path / "github_output"
-    outputs.write_text("")
-    proc = subprocess.run(
-        ["bash", "-e", "-o", "pipefail", "-c", step["run"]],
-        env={
-            "PATH": os.environ["PATH"],
-            "GITHUB_OUTPUT": str(outputs),
-            "GCE_ZONE": "us-central1-a",
-            **{k: v for k, v in workflow["env"].items() if "${{" not in v},
-            **env,
-        },
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    return proc.returncode, proc.stdout + proc.stderr, outputs.read_text()
-
-
-NO_SECRETS = dict.fromkeys(
-    (
-        "GCP_PROJECT",
-        "GCP_WORKLOAD_IDENTITY_PROVIDER",
-        "GCP_SERVICE_ACCOUNT",
-        "GCP_CREDENTIALS_JSON",
-    ),
-    "",
-)
-PROVIDER = "projects/123456789/locations/global/workloadIdentityPools/github/providers/akri"
-ACCOUNT = "akri-nightly@my-project.iam.gserviceaccount.com"
-
-
-@pytest.mark.parametrize(
-    ("secrets", "expected"),
-    [
-        ({}, ["GCP_PROJECT is not set", "no Google Cloud credentials"]),
-        (
-            {"GCP_PROJECT": "123456789012", "GCP_SERVICE_ACCOUNT": ACCOUNT},
-            ["not the project number", "GCP_WORKLOAD_IDENTITY_PROVIDER must be the full"],
-        ),
-        (
-            {
-                "GCP_PROJECT": "my-project",
-                "GCP_WORKLOAD_IDENTITY_PROVIDER": "github",
-                "GCP_SERVICE_ACCOUNT": "akri-nightly",
-            },
-            ["must be the full provider name", "must be a service account email"],
-        ),
-    ],
-)
-def test_preflight_fails_loudly_on_missing_or_bad_secrets(
-    tmp_path: Path, secrets: dict[str, str], expected: list[str]
-) -> None:
-    code, log, outputs = run_step("secrets", {**NO_SECRETS, **secrets}, tmp_path)
-    assert code == 1 and outputs == "", log
-    errors = [line for line in log.splitlines() if line.startswith("::error ")]
-    assert len(errors) == len(expected), log
-    for text in expected:
-        assert any(text in line and "README" in line for line in errors), (text, log)
-
-
-@pytest.mark.parametrize(
-    ("secrets", "auth"),
-    [
-        (
-            {
-                "GCP_PROJECT": "my-project",
-                "GCP_WORKLOAD_IDENTITY_PROVIDER": PROVIDER,
-                "GCP_SERVICE_ACCOUNT": ACCOUNT,
-                "GCP_CREDENTIALS_JSON": "{}",
-            },
-            "wif",
-        ),
-        ({"GCP_PROJECT": "my-project", "GCP_CREDENTIALS_JSON": "{}"}, "json"),
-    ],
-)
-def test_preflight_picks_the_credentials(
-    tmp_path: Path, secrets: dict[str, str], auth: str
-) -> None:
-    code, log, outputs = run_step("secrets", {**NO_SECRETS, **secrets}, tmp_path)
-    assert code == 0, log
-    assert outputs == f"auth={auth}\n"
-    assert ("::warning" in log) == (auth == "json")
-
-
-def test_matrix_is_the_nightly_grid_or_the_cell_a_manual_run_asks_for(tmp_path: Path) -> None:
-    assert shutil.which("jq"), "jq (on GitHub's runners and in the project's images) is missing"
-    code, log, outputs = run_step("matrix", {"INPUT_CHANNEL": "", "INPUT_FAMILY": ""}, tmp_path)
-    assert code == 0, log
-    cells = yaml.safe_load(outputs.removeprefix("matrix="))["include"]
-    assert len(cells) == 6
-    assert {
-        "channel": "1.34/stable",
-        "family": "ubuntu-2404-lts-amd64",
-        "cell": "1.34-stable_ubuntu-2404-lts-amd64",
-    } in cells
-    code, log, outputs = run_step(
-        "matrix", {"INPUT_CHANNEL": "1.35/edge", "INPUT_FAMILY": "ubuntu-2204-lts"}, tmp_path
-    )
-    assert code == 0, log
-    assert yaml.safe_load(outputs.removeprefix("matrix="))["include"] == [
-        {"channel": "1.35/edge", "family": "ubuntu-2204-lts", "cell": "1.35-edge_ubuntu-2204-lts"}
-    ]
 
 
 @pytest.mark.parametrize(
