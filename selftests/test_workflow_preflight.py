@@ -1,7 +1,8 @@
 """The nightly's preflight job, run under bash as the runner runs it.
 
 Missing or malformed secrets fail with one annotation each and no output; the credentials the
-secrets pick; the matrix (the nightly grid, or the cell a manual run names).
+secrets pick; the matrix (the nightly grid, or the cell a manual run names); a dispatch input
+of only whitespace is refused with its own annotation instead of an empty matrix.
 """
 
 from __future__ import annotations
@@ -106,3 +107,42 @@ def test_matrix_is_the_nightly_grid_or_the_cell_a_manual_run_asks_for(tmp_path: 
     assert yaml.safe_load(outputs.removeprefix("matrix="))["include"] == [
         {"channel": "1.35/edge", "family": "ubuntu-2204-lts", "cell": "1.35-edge_ubuntu-2204-lts"}
     ]
+
+
+@pytest.mark.parametrize(
+    ("inputs", "named"),
+    [
+        ({"INPUT_CHANNEL": " ", "INPUT_FAMILY": ""}, ["microk8s-channel"]),
+        ({"INPUT_CHANNEL": "", "INPUT_FAMILY": "\t\n"}, ["image-family"]),
+        ({"INPUT_CHANNEL": "  ", "INPUT_FAMILY": " "}, ["microk8s-channel", "image-family"]),
+    ],
+    ids=["channel", "family", "both"],
+)
+def test_matrix_refuses_a_whitespace_only_dispatch_input(
+    tmp_path: Path, inputs: dict[str, str], named: list[str]
+) -> None:
+    code, log, outputs = run_step("matrix", inputs, tmp_path)
+    assert code == 1 and outputs == "", log
+    errors = [line for line in log.splitlines() if line.startswith("::error ")]
+    assert len(errors) == len(named), log
+    for name, line in zip(named, errors, strict=True):
+        assert line.startswith("::error title=Bad dispatch input::" + name), line
+        assert "whitespace" in line and "leave it empty" in line, line
+
+
+def test_matrix_takes_values_apart_on_any_whitespace(tmp_path: Path) -> None:
+    code, log, outputs = run_step(
+        "matrix", {"INPUT_CHANNEL": " 1.34/stable\t1.36/stable ", "INPUT_FAMILY": ""}, tmp_path
+    )
+    assert code == 0, log
+    cells = yaml.safe_load(outputs.removeprefix("matrix="))["include"]
+    assert sorted({c["channel"] for c in cells}) == ["1.34/stable", "1.36/stable"]
+    assert len(cells) == 4
+
+
+def test_matrix_never_hands_github_an_empty_matrix(tmp_path: Path) -> None:
+    code, log, outputs = run_step(
+        "matrix", {"INPUT_CHANNEL": "", "INPUT_FAMILY": "", "MICROK8S_CHANNELS": ""}, tmp_path
+    )
+    assert code == 1 and outputs == "", log
+    assert "::error title=Empty matrix::" in log
