@@ -1,13 +1,15 @@
 """The GitHub Actions workflows: actionlint-clean, and calling the suite the way the suite accepts.
 
 actionlint (with shellcheck for the `run:` scripts) checks syntax, expressions, action inputs
-and retired action versions. The nightly is then held against the real programs: every
-`--option` a step passes to `python3 -m <module>` must appear in that module's `--help` (run
-from the checkout), the literal values it feeds options (matrix, dispatch choices) must pass the
-suite's validation, and the suite step's own bash, run with `python3` shimmed to collect only
-against a loopback endpoint, must build a command line the suite accepts. A last test pins
-the properties the nightly promises (cleanup, evidence, bounded parallelism). The preflight
-scripts: test_workflow_preflight.py.
+and retired action versions; shellcheck also reads the repository scripts the steps call. The
+nightly is then held against the real programs: every `--option` a step passes to
+`python3 -m <module>` (in its `run:` or the script it calls) must appear in that module's
+`--help` (run from the checkout), the literal values it feeds options (matrix, dispatch
+choices) must pass the suite's validation, and the suite step, run as the runner runs it with
+`python3` shimmed to collect only against a loopback endpoint, must build a command line the
+suite accepts. A test pins the properties the nightly promises (cleanup, evidence, bounded
+parallelism). The preflight scripts: test_workflow_preflight.py; a cancelled cell:
+test_workflow_cancel.py.
 """
 
 from __future__ import annotations
@@ -22,7 +24,19 @@ from typing import Any
 import pytest
 
 from fixtures import settings
-from selftests.workflow_support import NIGHTLY, REPO, SELFTESTS, load, steps, tool
+from selftests.workflow_support import (
+    CONFORMANCE_SCRIPT,
+    NIGHTLY,
+    REPO,
+    REPO_SCRIPT,
+    RUNNER_BASH,
+    SELFTESTS,
+    load,
+    step_script,
+    steps,
+    suite_step,
+    tool,
+)
 
 MODULE_CALL = re.compile(r"\bpython3? -m ([A-Za-z_][\w.]*)")
 LONG_OPTION = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
@@ -33,7 +47,7 @@ def module_calls(workflow: dict[str, Any]) -> dict[str, set[str]]:
     """module -> the long options the workflow's run scripts pass to `python3 -m module`."""
     calls: dict[str, set[str]] = {}
     for job_id, step in steps(workflow):
-        script = step.get("run", "")
+        script = step_script(step)
         modules = set(MODULE_CALL.findall(script))
         if not modules:
             continue
@@ -78,6 +92,17 @@ def test_actionlint_is_clean() -> None:
     assert proc.returncode == 0, f"actionlint:\n{proc.stdout}{proc.stderr}"
 
 
+def test_repository_scripts_exist_and_are_shellcheck_clean() -> None:
+    called = {p for path in (NIGHTLY, SELFTESTS) for p in REPO_SCRIPT.findall(path.read_text())}
+    assert str(CONFORMANCE_SCRIPT.relative_to(REPO)) in called
+    files = [str(REPO / path) for path in sorted(called)]
+    assert all(Path(f).is_file() for f in files), files
+    proc = subprocess.run(
+        [tool("shellcheck"), "--shell=bash", *files], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, f"shellcheck:\n{proc.stdout}{proc.stderr}"
+
+
 def test_nightly_passes_only_options_that_exist() -> None:
     calls = module_calls(load(NIGHTLY))
     assert "pytest" in calls, "the nightly no longer runs the suite (python3 -m pytest)"
@@ -89,10 +114,8 @@ def test_nightly_passes_only_options_that_exist() -> None:
 
 
 def test_nightly_runs_the_gce_target_over_the_whole_suite() -> None:
-    (script,) = [
-        s["run"] for _, s in steps(load(NIGHTLY)) if "python3 -m pytest" in s.get("run", "")
-    ]
-    assert re.search(r"python3 -m pytest -k akri --target gce\b", script)
+    script = step_script(suite_step(load(NIGHTLY)))
+    assert re.search(r"\bexec python3 -m pytest -k akri --target gce\b", script)
     assert "gce" in settings.TARGETS
 
 
@@ -132,6 +155,8 @@ def test_nightly_keeps_its_promises() -> None:
     assert upload["if"] == "always()" and "matrix.cell" in upload["with"]["name"]
     assert "always()" in by_action["EnricoMi/publish-unit-test-result-action"]["if"]
     assert "always()" in jobs["reap"]["if"] and "conformance" in jobs["reap"]["needs"]
+    # the runner's signals on a cancel reach pytest: the step execs the script, which execs it
+    assert suite_step(workflow)["run"] == f"exec bash {CONFORMANCE_SCRIPT.relative_to(REPO)}"
     summary = [s["run"] for _, s in steps(workflow) if "GITHUB_STEP_SUMMARY" in s.get("run", "")]
     assert summary and "if [ -f reports/summary.md ]" in summary[0]
     for path in (NIGHTLY, SELFTESTS):
@@ -163,9 +188,10 @@ def test_selftests_workflow_runs_ci_run_on_every_push() -> None:
     ids=["nightly", "manual-run-with-every-option"],
 )
 def test_the_suite_accepts_the_nightly_command_line(tmp_path: Path, inputs: dict[str, str]) -> None:
-    """The step's own bash builds the command; the suite validates it and collects (no VM)."""
+    """The step's script builds the command; the suite validates it and collects (no VM)."""
     workflow = load(NIGHTLY)
-    (script,) = [s["run"] for _, s in steps(workflow) if "python3 -m pytest" in s.get("run", "")]
+    step_file = tmp_path / "step.sh"
+    step_file.write_text(suite_step(workflow)["run"])
     shim = tmp_path / "bin" / "python3"
     shim.parent.mkdir()
     # Collect only, against a loopback endpoint (anonymous credentials): validation without a VM.
@@ -184,8 +210,8 @@ def test_the_suite_accepts_the_nightly_command_line(tmp_path: Path, inputs: dict
     )
     env.update({"GCE_NETWORK": "", "GCE_MACHINE_TYPE": "", **inputs})
     proc = subprocess.run(
-        ["bash", "-e", "-o", "pipefail", "-c", script],
-        cwd=REPO,
+        [*RUNNER_BASH, str(step_file)],
+        cwd=REPO,  # the workspace: the checkout
         env=env,
         capture_output=True,
         text=True,
