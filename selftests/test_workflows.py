@@ -145,7 +145,11 @@ def test_nightly_keeps_its_promises() -> None:
     jobs = workflow["jobs"]
     assert workflow["on"]["schedule"] and "workflow_dispatch" in workflow["on"]
     assert set(workflow["on"]["workflow_dispatch"]["inputs"]) >= DISPATCH_INPUTS
-    assert workflow["concurrency"]["group"]
+    # one group for scheduled and manual runs on any branch (one GCE project, one CPU quota);
+    # a run waits for the running one, never cancels it
+    concurrency = workflow["concurrency"]
+    assert concurrency["group"] and "${{" not in concurrency["group"]
+    assert concurrency["cancel-in-progress"] is False
     for job_id, job in jobs.items():
         assert 0 < job["timeout-minutes"] <= 120, f"{job_id}: timeout-minutes"
     strategy = jobs["conformance"]["strategy"]
@@ -159,9 +163,14 @@ def test_nightly_keeps_its_promises() -> None:
     assert suite_step(workflow)["run"] == f"exec bash {CONFORMANCE_SCRIPT.relative_to(REPO)}"
 
 
-def test_selftests_workflow_runs_ci_run_on_every_push() -> None:
+def test_selftests_workflow_runs_once_per_change_and_cancels_only_pull_requests() -> None:
     workflow = load(SELFTESTS)
-    assert {"push", "pull_request"} <= set(workflow["on"])
+    # main's pushes, and each pull request: a branch push is not tested twice (push + PR)
+    assert workflow["on"]["push"] == {"branches": ["main"]} and "pull_request" in workflow["on"]
+    assert "branches" not in (workflow["on"]["pull_request"] or {})
+    concurrency = workflow["concurrency"]
+    assert "github.event.pull_request.number" in concurrency["group"]
+    assert concurrency["cancel-in-progress"] == "${{ github.event_name == 'pull_request' }}"
     (job,) = workflow["jobs"].values()
     assert job["runs-on"] == "ubuntu-latest" and job["timeout-minutes"] > 0
     assert any("sudo" in s.get("run", "") and "bash .ci/run" in s["run"] for s in job["steps"])
