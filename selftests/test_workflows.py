@@ -224,3 +224,23 @@ def test_the_suite_accepts_the_nightly_command_line(tmp_path: Path, inputs: dict
     # per-camera cases (layer 60) make the count grow with --cameras: at least the 34 tests
     collected = re.search(r"\b(?:\d+/)?(\d+) tests collected\b", proc.stdout)
     assert collected and int(collected.group(1)) >= 34, proc.stdout
+
+
+def test_readme_nightly_section_names_what_the_workflows_do() -> None:
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## Nightly on GitHub Actions\n", 1)[1].split("\n## ", 1)[0]
+    workflow = load(NIGHTLY)
+    for job_id in workflow["jobs"]:
+        assert f"**{job_id}**" in section, job_id
+    minute, hour = workflow["on"]["schedule"][0]["cron"].split()[:2]
+    assert f"at {int(hour):02d}:{int(minute):02d} UTC" in section
+    publish = workflow["jobs"]["publish"]
+    assert f"`{publish['steps'][-1]['with']['check_name']}`" in section
+    assert "`checks: write`" in section and "`contents: read`" in section
+    assert f"`{workflow['concurrency']['group']}`" in section
+    assert "reports-<channel>_<family>-attempt<N>" in section
+    assert str(CONFORMANCE_SCRIPT.relative_to(REPO)) in section
+    # Workload Identity admits by GitHub's numeric ids, never by a (re-registrable) name
+    assert "--attribute-condition \"assertion.repository_id == '${REPO_ID}'" in section
+    assert "/attribute.repository_id/${REPO_ID}" in section
+    assert "assertion.repository ==" not in section and "attribute.repository/" not in section
