@@ -1,66 +1,53 @@
 """The GitHub Actions workflows: actionlint-clean, and calling the suite the way the suite accepts.
 
 actionlint (with shellcheck for the `run:` scripts) checks syntax, expressions, action inputs
-and retired action versions. The nightly is then held against the real programs: every
-`--option` a step passes to `python3 -m <module>` must appear in that module's `--help` (run
-from the checkout), the literal values it feeds options (matrix, dispatch choices) must pass the
-suite's validation, and the suite step's own bash, run with `python3` shimmed to collect only
-against a loopback endpoint, must build a command line the suite accepts. The preflight scripts
-run under bash too (missing or malformed secrets fail with annotations; the matrix). A last
-test pins the properties the nightly promises (cleanup, evidence, bounded parallelism).
+and retired action versions; shellcheck also reads the repository scripts the steps call. The
+nightly is then held against the real programs: every `--option` a step passes to
+`python3 -m <module>` (in its `run:` or the script it calls) must appear in that module's
+`--help` (run from the checkout), the literal values it feeds options (matrix, dispatch
+choices) must pass the suite's validation, and the suite step, run as the runner runs it with
+`python3` shimmed to collect only against a loopback endpoint, must build a command line the
+suite accepts. A test pins the properties the nightly promises (cleanup, evidence, bounded
+parallelism). The preflight scripts: test_workflow_preflight.py; the actions, permissions and
+the job summary: test_workflow_actions.py; a cancelled cell: test_workflow_cancel.py.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from fixtures import settings
+from selftests.workflow_support import (
+    CONFORMANCE_SCRIPT,
+    NIGHTLY,
+    REPO,
+    REPO_SCRIPT,
+    RUNNER_BASH,
+    SELFTESTS,
+    load,
+    step_script,
+    steps,
+    suite_step,
+    tool,
+)
 
-REPO = Path(__file__).resolve().parent.parent
-WORKFLOWS = REPO / ".github" / "workflows"
-NIGHTLY = WORKFLOWS / "nightly.yml"
-SELFTESTS = WORKFLOWS / "selftests.yml"
 MODULE_CALL = re.compile(r"\bpython3? -m ([A-Za-z_][\w.]*)")
 LONG_OPTION = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
 DISPATCH_INPUTS = {"microk8s-channel", "image-family", "akri-chart", "akri-version", "zone", "keep"}
-
-
-def load(path: Path) -> dict[str, Any]:
-    """A workflow as data (PyYAML reads the `on:` key as True; give it back its name)."""
-    data = yaml.safe_load(path.read_text())
-    if True in data:
-        data["on"] = data.pop(True)
-    return data
-
-
-def tool(name: str) -> str:
-    """A pinned tool's binary: next to this interpreter (pip's scripts), else on PATH."""
-    here = Path(sys.executable).parent / name
-    found = str(here) if here.is_file() else shutil.which(name)
-    if not found:
-        pytest.fail(f"{name} is not installed: pip install -r requirements.lock (pins it)")
-    return found
-
-
-def steps(workflow: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """(job id, step) for every step of every job."""
-    return [(job_id, step) for job_id, job in workflow["jobs"].items() for step in job["steps"]]
 
 
 def module_calls(workflow: dict[str, Any]) -> dict[str, set[str]]:
     """module -> the long options the workflow's run scripts pass to `python3 -m module`."""
     calls: dict[str, set[str]] = {}
     for job_id, step in steps(workflow):
-        script = step.get("run", "")
+        script = step_script(step)
         modules = set(MODULE_CALL.findall(script))
         if not modules:
             continue
@@ -105,6 +92,17 @@ def test_actionlint_is_clean() -> None:
     assert proc.returncode == 0, f"actionlint:\n{proc.stdout}{proc.stderr}"
 
 
+def test_repository_scripts_exist_and_are_shellcheck_clean() -> None:
+    called = {p for path in (NIGHTLY, SELFTESTS) for p in REPO_SCRIPT.findall(path.read_text())}
+    assert str(CONFORMANCE_SCRIPT.relative_to(REPO)) in called
+    files = [str(REPO / path) for path in sorted(called)]
+    assert all(Path(f).is_file() for f in files), files
+    proc = subprocess.run(
+        [tool("shellcheck"), "--shell=bash", *files], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, f"shellcheck:\n{proc.stdout}{proc.stderr}"
+
+
 def test_nightly_passes_only_options_that_exist() -> None:
     calls = module_calls(load(NIGHTLY))
     assert "pytest" in calls, "the nightly no longer runs the suite (python3 -m pytest)"
@@ -116,10 +114,8 @@ def test_nightly_passes_only_options_that_exist() -> None:
 
 
 def test_nightly_runs_the_gce_target_over_the_whole_suite() -> None:
-    (script,) = [
-        s["run"] for _, s in steps(load(NIGHTLY)) if "python3 -m pytest" in s.get("run", "")
-    ]
-    assert re.search(r"python3 -m pytest -k akri --target gce\b", script)
+    script = step_script(suite_step(load(NIGHTLY)))
+    assert re.search(r"\bexec python3 -m pytest -k akri --target gce\b", script)
     assert "gce" in settings.TARGETS
 
 
@@ -149,7 +145,11 @@ def test_nightly_keeps_its_promises() -> None:
     jobs = workflow["jobs"]
     assert workflow["on"]["schedule"] and "workflow_dispatch" in workflow["on"]
     assert set(workflow["on"]["workflow_dispatch"]["inputs"]) >= DISPATCH_INPUTS
-    assert workflow["concurrency"]["group"]
+    # one group for scheduled and manual runs on any branch (one GCE project, one CPU quota);
+    # a run waits for the running one, never cancels it
+    concurrency = workflow["concurrency"]
+    assert concurrency["group"] and "${{" not in concurrency["group"]
+    assert concurrency["cancel-in-progress"] is False
     for job_id, job in jobs.items():
         assert 0 < job["timeout-minutes"] <= 120, f"{job_id}: timeout-minutes"
     strategy = jobs["conformance"]["strategy"]
@@ -157,130 +157,23 @@ def test_nightly_keeps_its_promises() -> None:
     by_action = {s["uses"].split("@")[0]: s for _, s in steps(workflow) if "uses" in s}
     upload = by_action["actions/upload-artifact"]
     assert upload["if"] == "always()" and "matrix.cell" in upload["with"]["name"]
-    assert "always()" in by_action["EnricoMi/publish-unit-test-result-action"]["if"]
-    assert "always()" in jobs["reap"]["if"] and "conformance" in jobs["reap"]["needs"]
-    summary = [s["run"] for _, s in steps(workflow) if "GITHUB_STEP_SUMMARY" in s.get("run", "")]
-    assert summary and "if [ -f reports/summary.md ]" in summary[0]
-    for path in (NIGHTLY, SELFTESTS):
-        for _, step in steps(load(path)):
-            if "uses" in step:
-                assert re.fullmatch(r"[\w.-]+/[\w./-]+@v\d+", step["uses"]), step["uses"]
+    for job_id in ("publish", "reap"):
+        assert "always()" in jobs[job_id]["if"] and "conformance" in jobs[job_id]["needs"]
+    # the runner's signals on a cancel reach pytest: the step execs the script, which execs it
+    assert suite_step(workflow)["run"] == f"exec bash {CONFORMANCE_SCRIPT.relative_to(REPO)}"
 
 
-def test_selftests_workflow_runs_ci_run_on_every_push() -> None:
+def test_selftests_workflow_runs_once_per_change_and_cancels_only_pull_requests() -> None:
     workflow = load(SELFTESTS)
-    assert {"push", "pull_request"} <= set(workflow["on"])
+    # main's pushes, and each pull request: a branch push is not tested twice (push + PR)
+    assert workflow["on"]["push"] == {"branches": ["main"]} and "pull_request" in workflow["on"]
+    assert "branches" not in (workflow["on"]["pull_request"] or {})
+    concurrency = workflow["concurrency"]
+    assert "github.event.pull_request.number" in concurrency["group"]
+    assert concurrency["cancel-in-progress"] == "${{ github.event_name == 'pull_request' }}"
     (job,) = workflow["jobs"].values()
     assert job["runs-on"] == "ubuntu-latest" and job["timeout-minutes"] > 0
     assert any("sudo" in s.get("run", "") and "bash .ci/run" in s["run"] for s in job["steps"])
-
-
-def run_step(step_id: str, env: dict[str, str], tmp_path: Path) -> tuple[int, str, str]:
-    """Run a preflight step's script with bash as the runner would: (exit code, log, outputs)."""
-    workflow = load(NIGHTLY)
-    (step,) = [s for s in workflow["jobs"]["preflight"]["steps"] if s.get("id") == step_id]
-    outputs = tmp_path / "github_output"
-    outputs.write_text("")
-    proc = subprocess.run(
-        ["bash", "-e", "-o", "pipefail", "-c", step["run"]],
-        env={
-            "PATH": os.environ["PATH"],
-            "GITHUB_OUTPUT": str(outputs),
-            "GCE_ZONE": "us-central1-a",
-            **{k: v for k, v in workflow["env"].items() if "${{" not in v},
-            **env,
-        },
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    return proc.returncode, proc.stdout + proc.stderr, outputs.read_text()
-
-
-NO_SECRETS = dict.fromkeys(
-    (
-        "GCP_PROJECT",
-        "GCP_WORKLOAD_IDENTITY_PROVIDER",
-        "GCP_SERVICE_ACCOUNT",
-        "GCP_CREDENTIALS_JSON",
-    ),
-    "",
-)
-PROVIDER = "projects/123456789/locations/global/workloadIdentityPools/github/providers/akri"
-ACCOUNT = "akri-nightly@my-project.iam.gserviceaccount.com"
-
-
-@pytest.mark.parametrize(
-    ("secrets", "expected"),
-    [
-        ({}, ["GCP_PROJECT is not set", "no Google Cloud credentials"]),
-        (
-            {"GCP_PROJECT": "123456789012", "GCP_SERVICE_ACCOUNT": ACCOUNT},
-            ["not the project number", "GCP_WORKLOAD_IDENTITY_PROVIDER must be the full"],
-        ),
-        (
-            {
-                "GCP_PROJECT": "my-project",
-                "GCP_WORKLOAD_IDENTITY_PROVIDER": "github",
-                "GCP_SERVICE_ACCOUNT": "akri-nightly",
-            },
-            ["must be the full provider name", "must be a service account email"],
-        ),
-    ],
-)
-def test_preflight_fails_loudly_on_missing_or_bad_secrets(
-    tmp_path: Path, secrets: dict[str, str], expected: list[str]
-) -> None:
-    code, log, outputs = run_step("secrets", {**NO_SECRETS, **secrets}, tmp_path)
-    assert code == 1 and outputs == "", log
-    errors = [line for line in log.splitlines() if line.startswith("::error ")]
-    assert len(errors) == len(expected), log
-    for text in expected:
-        assert any(text in line and "README" in line for line in errors), (text, log)
-
-
-@pytest.mark.parametrize(
-    ("secrets", "auth"),
-    [
-        (
-            {
-                "GCP_PROJECT": "my-project",
-                "GCP_WORKLOAD_IDENTITY_PROVIDER": PROVIDER,
-                "GCP_SERVICE_ACCOUNT": ACCOUNT,
-                "GCP_CREDENTIALS_JSON": "{}",
-            },
-            "wif",
-        ),
-        ({"GCP_PROJECT": "my-project", "GCP_CREDENTIALS_JSON": "{}"}, "json"),
-    ],
-)
-def test_preflight_picks_the_credentials(
-    tmp_path: Path, secrets: dict[str, str], auth: str
-) -> None:
-    code, log, outputs = run_step("secrets", {**NO_SECRETS, **secrets}, tmp_path)
-    assert code == 0, log
-    assert outputs == f"auth={auth}\n"
-    assert ("::warning" in log) == (auth == "json")
-
-
-def test_matrix_is_the_nightly_grid_or_the_cell_a_manual_run_asks_for(tmp_path: Path) -> None:
-    assert shutil.which("jq"), "jq (on GitHub's runners and in the project's images) is missing"
-    code, log, outputs = run_step("matrix", {"INPUT_CHANNEL": "", "INPUT_FAMILY": ""}, tmp_path)
-    assert code == 0, log
-    cells = yaml.safe_load(outputs.removeprefix("matrix="))["include"]
-    assert len(cells) == 6
-    assert {
-        "channel": "1.34/stable",
-        "family": "ubuntu-2404-lts-amd64",
-        "cell": "1.34-stable_ubuntu-2404-lts-amd64",
-    } in cells
-    code, log, outputs = run_step(
-        "matrix", {"INPUT_CHANNEL": "1.35/edge", "INPUT_FAMILY": "ubuntu-2204-lts"}, tmp_path
-    )
-    assert code == 0, log
-    assert yaml.safe_load(outputs.removeprefix("matrix="))["include"] == [
-        {"channel": "1.35/edge", "family": "ubuntu-2204-lts", "cell": "1.35-edge_ubuntu-2204-lts"}
-    ]
 
 
 @pytest.mark.parametrize(
@@ -298,9 +191,10 @@ def test_matrix_is_the_nightly_grid_or_the_cell_a_manual_run_asks_for(tmp_path: 
     ids=["nightly", "manual-run-with-every-option"],
 )
 def test_the_suite_accepts_the_nightly_command_line(tmp_path: Path, inputs: dict[str, str]) -> None:
-    """The step's own bash builds the command; the suite validates it and collects (no VM)."""
+    """The step's script builds the command; the suite validates it and collects (no VM)."""
     workflow = load(NIGHTLY)
-    (script,) = [s["run"] for _, s in steps(workflow) if "python3 -m pytest" in s.get("run", "")]
+    step_file = tmp_path / "step.sh"
+    step_file.write_text(suite_step(workflow)["run"])
     shim = tmp_path / "bin" / "python3"
     shim.parent.mkdir()
     # Collect only, against a loopback endpoint (anonymous credentials): validation without a VM.
@@ -319,8 +213,8 @@ def test_the_suite_accepts_the_nightly_command_line(tmp_path: Path, inputs: dict
     )
     env.update({"GCE_NETWORK": "", "GCE_MACHINE_TYPE": "", **inputs})
     proc = subprocess.run(
-        ["bash", "-e", "-o", "pipefail", "-c", script],
-        cwd=REPO,
+        [*RUNNER_BASH, str(step_file)],
+        cwd=REPO,  # the workspace: the checkout
         env=env,
         capture_output=True,
         text=True,
@@ -330,3 +224,23 @@ def test_the_suite_accepts_the_nightly_command_line(tmp_path: Path, inputs: dict
     # per-camera cases (layer 60) make the count grow with --cameras: at least the 34 tests
     collected = re.search(r"\b(?:\d+/)?(\d+) tests collected\b", proc.stdout)
     assert collected and int(collected.group(1)) >= 34, proc.stdout
+
+
+def test_readme_nightly_section_names_what_the_workflows_do() -> None:
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## Nightly on GitHub Actions\n", 1)[1].split("\n## ", 1)[0]
+    workflow = load(NIGHTLY)
+    for job_id in workflow["jobs"]:
+        assert f"**{job_id}**" in section, job_id
+    minute, hour = workflow["on"]["schedule"][0]["cron"].split()[:2]
+    assert f"at {int(hour):02d}:{int(minute):02d} UTC" in section
+    publish = workflow["jobs"]["publish"]
+    assert f"`{publish['steps'][-1]['with']['check_name']}`" in section
+    assert "`checks: write`" in section and "`contents: read`" in section
+    assert f"`{workflow['concurrency']['group']}`" in section
+    assert "reports-<channel>_<family>-attempt<N>" in section
+    assert str(CONFORMANCE_SCRIPT.relative_to(REPO)) in section
+    # Workload Identity admits by GitHub's numeric ids, never by a (re-registrable) name
+    assert "--attribute-condition \"assertion.repository_id == '${REPO_ID}'" in section
+    assert "/attribute.repository_id/${REPO_ID}" in section
+    assert "assertion.repository ==" not in section and "attribute.repository/" not in section

@@ -1,0 +1,88 @@
+"""Shared pieces of the workflow self-tests: the workflows as data, their steps and scripts.
+
+A step's script is its `run:` text plus the text of every repository script it runs
+(`.github/scripts/*.sh`), so the static checks read what the runner would execute. `run_script`
+runs a preflight step's script under bash the way the runner does, with the workflow's plain
+`env:` values and a `$GITHUB_OUTPUT` file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+WORKFLOWS = REPO / ".github" / "workflows"
+NIGHTLY = WORKFLOWS / "nightly.yml"
+SELFTESTS = WORKFLOWS / "selftests.yml"
+CONFORMANCE_SCRIPT = REPO / ".github" / "scripts" / "conformance.sh"
+REPO_SCRIPT = re.compile(r"\.github/scripts/[\w.-]+\.sh")
+# How the runner runs a `shell: bash` step: the script written to a file, then this command.
+RUNNER_BASH = ["bash", "--noprofile", "--norc", "-eo", "pipefail"]
+
+
+def load(path: Path) -> dict[str, Any]:
+    """A workflow as data (PyYAML reads the `on:` key as True; give it back its name)."""
+    data = yaml.safe_load(path.read_text())
+    if True in data:
+        data["on"] = data.pop(True)
+    return data
+
+
+def tool(name: str) -> str:
+    """A pinned tool's binary: next to this interpreter (pip's scripts), else on PATH."""
+    here = Path(sys.executable).parent / name
+    found = str(here) if here.is_file() else shutil.which(name)
+    if not found:
+        pytest.fail(f"{name} is not installed: pip install -r requirements.lock (pins it)")
+    return found
+
+
+def steps(workflow: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(job id, step) for every step of every job."""
+    return [(job_id, step) for job_id, job in workflow["jobs"].items() for step in job["steps"]]
+
+
+def step_script(step: dict[str, Any]) -> str:
+    """What a `run:` step executes: its text and that of the repository scripts it calls."""
+    script = step.get("run", "")
+    called = [REPO / path for path in REPO_SCRIPT.findall(script)]
+    return "\n".join([script, *(path.read_text() for path in called)])
+
+
+def suite_step(workflow: dict[str, Any]) -> dict[str, Any]:
+    """The one step that runs the conformance suite (`python3 -m pytest`)."""
+    (step,) = [s for _, s in steps(workflow) if "python3 -m pytest" in step_script(s)]
+    return step
+
+
+def run_script(
+    script: str, env: dict[str, str], tmp_path: Path, workflow: dict[str, Any]
+) -> tuple[int, str, str]:
+    """Run a step's script as the runner would: (exit code, log, what it wrote to outputs)."""
+    outputs = tmp_path / "github_output"
+    outputs.write_text("")
+    step_file = tmp_path / "step.sh"
+    step_file.write_text(script)
+    proc = subprocess.run(
+        [*RUNNER_BASH, str(step_file)],
+        env={
+            "PATH": os.environ["PATH"],
+            "GITHUB_OUTPUT": str(outputs),
+            "GCE_ZONE": "us-central1-a",
+            **{k: v for k, v in workflow["env"].items() if "${{" not in v},
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return proc.returncode, proc.stdout + proc.stderr, outputs.read_text()
