@@ -29,10 +29,11 @@ import pytest
 
 from fixtures.node.waits import wait_until
 
-pytestmark = [pytest.mark.akri, pytest.mark.v4l2loopback]
+pytestmark = [pytest.mark.akri]
 S = os.environ
 
 
+@pytest.mark.v4l2loopback
 def test_key_and_kubeconfig_in_message(host):
     result = host.run(
         f"echo 'Authorization: Bearer {S['PLANT_BEARER']}'; echo 'token: {S['PLANT_TOKEN']}'"
