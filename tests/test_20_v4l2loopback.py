@@ -4,7 +4,6 @@ import pytest
 
 from fixtures.install.probes import assert_installed
 from fixtures.node.devices import VideoDevices
-from fixtures.node.facts import gather
 from fixtures.node.kernel import V4l2LoopbackModule
 
 pytestmark = [
@@ -21,21 +20,15 @@ def layer(installed):
 
 
 @pytest.fixture(scope="module")
-def observed(host, layer, spec):
-    """The module and the devices, observed once for every test here (one round trip)."""
-    module, devices = V4l2LoopbackModule(host, spec), VideoDevices(host, spec)
-    facts = gather(host, {**module.commands, **devices.commands})
-    return module.read(facts), devices.read(facts)
+def module(host, layer, spec):
+    """The module, observed once (one round trip) for every test here."""
+    return V4l2LoopbackModule(host, spec).observe()
 
 
 @pytest.fixture(scope="module")
-def module(observed):
-    return observed[0]
-
-
-@pytest.fixture(scope="module")
-def devices(observed):
-    return observed[1]
+def devices(host, layer, spec):
+    """The cameras' devices, observed once (one round trip) for every camera's case."""
+    return VideoDevices(host, spec).observe()
 
 
 def test_v4l2loopback_install(layer, settings):
