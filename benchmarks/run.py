@@ -23,7 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from fixtures.install.plan import LAYERS  # noqa: E402
+from fixtures.layers import LAYERS  # noqa: E402
 from twin.faults import FAULTS  # noqa: E402
 from twin.lifecycle import Twin  # noqa: E402
 

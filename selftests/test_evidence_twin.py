@@ -8,15 +8,14 @@ under the reports directory may carry a credential (the run does read the node's
 
 import json
 import re
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 import xmlschema
 
-REPO = Path(__file__).resolve().parent.parent
+from selftests.suite_run import run_suite
+
 XSD = Path(__file__).parent / "data" / "junit-10.xsd"
 # what an unredacted credential looks like in any of our files
 LEAKS = re.compile(
@@ -29,23 +28,7 @@ LEAKS = re.compile(
 def run_with_fault(tmp_path: Path, fault: str) -> Path:
     """Run the suite with one twin fault; return the reports directory."""
     reports = tmp_path / "reports"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-k",
-            "akri",
-            "--twin-fault",
-            fault,
-            "--ready-timeout=8",
-            f"--reports-dir={reports}",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    proc = run_suite("--twin-fault", fault, "--ready-timeout=8", f"--reports-dir={reports}")
     assert proc.returncode == 1, proc.stdout[-4000:]
     assert "diagnostics: " in proc.stdout, proc.stdout[-2000:]
     return reports

@@ -14,9 +14,10 @@ from PIL import Image
 from fixtures.evidence import junit
 from fixtures.evidence.contact_sheet import feeds, make_contact_sheet
 from fixtures.evidence.diagnostic_files import Folder, bounded, render_commands
-from fixtures.evidence.diagnostic_probes import CLUSTER_LAYERS, probes_for
+from fixtures.evidence.diagnostic_probes import probes_for
 from fixtures.evidence.diagnostics import folder_name
 from fixtures.evidence.report import CaseOutcome, layer_verdicts
+from fixtures.layers import CLUSTER_LAYERS
 from fixtures.node import parsers
 from fixtures.record.redact import MARK, redact
 from fixtures.record.timings import Timings, WaitRecord

@@ -21,7 +21,7 @@ from fixtures.evidence import junit
 from fixtures.evidence.report import CaseOutcome, RunSummary, layer_verdicts, render_markdown
 from fixtures.evidence.report_html import render_html
 from fixtures.evidence.scope import RunScope
-from fixtures.install.plan import LAYERS
+from fixtures.layers import LAYERS
 from fixtures.record.interrupt import SignalGuard
 from fixtures.record.timings import RECORDER, Timings, start_wait
 

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fixtures.install.plan import LAYERS
+from fixtures.layers import LAYERS
 from twin.faults import FAULTS, WITHOUT_FAULT
 
 REPO = Path(__file__).resolve().parent.parent

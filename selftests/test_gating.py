@@ -96,3 +96,25 @@ def test_prerequisite_defined_in_a_module_not_collected_exists(pytester):
         test_second='import pytest\n\n@pytest.mark.prereq("test_a")\ndef test_b():\n    pass\n',
     )
     pytester.runpytest_subprocess("test_second.py").assert_outcomes(passed=1)
+
+
+OUT_OF_ORDER = """
+import pytest
+
+pytestmark = [pytest.mark.akri, pytest.mark.v4l2loopback, pytest.mark.order(40)]
+
+
+def test_module_loaded():
+    pass
+"""
+
+
+def test_a_test_out_of_its_layers_order_is_a_usage_error(pytester):
+    pytester.makeconftest(REPO_CONFTEST)
+    pytester.makepyfile(test_misplaced=OUT_OF_ORDER)
+    result = pytester.runpytest_subprocess("--collect-only", "-q")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()
+    stderr = result.stderr.str()
+    assert "layer v4l2loopback runs at order 20, the test says 40" in stderr, stderr
+    pytester.makepyfile(test_misplaced=OUT_OF_ORDER.replace("order(40)", "order(20)"))
+    assert pytester.runpytest_subprocess("--collect-only", "-q").ret == pytest.ExitCode.OK

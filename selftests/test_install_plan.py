@@ -5,7 +5,7 @@ import pytest
 from fixtures.install.plan import InstallPlan, Step, StepContext, StepFailed
 from fixtures.install.steps import akri_demo_plan
 from fixtures.settings import defaults
-from fixtures.transport.ssh import SshHost
+from fixtures.targets.twin import twin_host
 from twin.lifecycle import Twin
 
 
@@ -52,14 +52,7 @@ def test_always_reapplies_done_steps():
 def test_second_run_against_a_prepared_node_changes_nothing():
     settings = defaults(ready_timeout=60.0)
     with Twin() as endpoint:
-        host = SshHost(
-            endpoint.host,
-            endpoint.port,
-            endpoint.user,
-            endpoint.key_path,
-            known_host_key=endpoint.host_key,
-            known_hosts_file=None,
-        )
+        host = twin_host(endpoint)
         try:
             first = InstallPlan(akri_demo_plan(), StepContext(host, settings))
             first.run_through("streaming")

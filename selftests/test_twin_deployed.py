@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.install.plan import LAYERS
+from fixtures.layers import LAYERS
 from fixtures.node.waits import wait_until
-from fixtures.transport.ssh import SshHost
+from fixtures.targets.twin import twin_host
 from selftests.test_twin_faults import _layer, run_suite
 from twin.lifecycle import Twin
 
@@ -77,14 +77,7 @@ def test_two_twins_each_see_only_their_own_feeders():
     try:
         for twin in twins:
             node = twin.start()
-            host = SshHost(
-                node.host,
-                node.port,
-                node.user,
-                node.key_path,
-                known_host_key=node.host_key,
-                known_hosts_file=None,
-            )
+            host = twin_host(node)
             host.connect(30)
             hosts.append(host)
             host.run(SETUP, check=True, timeout=120)

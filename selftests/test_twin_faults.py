@@ -8,15 +8,15 @@ what it observed; a perturbation must leave the suite green.
 
 import signal
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 from fixtures.evidence.contact_sheet import feeds
-from fixtures.install.plan import LAYERS
+from fixtures.layers import LAYERS
 from fixtures.node.waits import wait_until
+from selftests import suite_run
 from twin.faults import FAULTS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -27,30 +27,15 @@ PERTURBATIONS = [f for f in FAULTS.values() if f.layer is None]
 def run_suite(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess, list[dict]]:
     """Run the suite against the twin; return the process and one dict per testcase."""
     junit = tmp_path / "junit.xml"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-k",
-            "akri",
-            "-p",
-            "no:randomly",
-            "--reports-dir",
-            str(tmp_path / "reports"),
-            f"--junitxml={junit}",
-            "--ssh-timeout",
-            "5",
-            "--ready-timeout",
-            "8",
-            "--frame-timeout",
-            "15",
-            *args,
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    proc = suite_run.run_suite(
+        "-p",
+        "no:randomly",
+        f"--reports-dir={tmp_path / 'reports'}",
+        f"--junitxml={junit}",
+        "--ssh-timeout=5",
+        "--ready-timeout=8",
+        "--frame-timeout=15",
+        *args,
     )
     cases = []
     for case in ET.parse(junit).getroot().iter("testcase"):
@@ -196,7 +181,7 @@ def test_verify_only_against_a_bare_ssh_host_fails_v4l2loopback_fast(tmp_path):
 def test_interrupted_run_leaves_nothing_behind(tmp_path, sig):
     """Ctrl-C mid-run tears the twin down; even a SIGKILLed pytest takes the twin with it."""
     run = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-k", "akri", f"--reports-dir={tmp_path}"],
+        [*suite_run.SUITE, f"--reports-dir={tmp_path}"],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

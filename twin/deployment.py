@@ -32,7 +32,7 @@ from pathlib import Path
 
 DEPLOYMENTS = ("none", "akri-docs")
 REPO = Path(__file__).resolve().parent.parent
-MANIFEST = REPO / "fixtures" / "manifests" / "akri-video-streaming-app.yaml"
+MANIFEST = REPO / "fixtures" / "install" / "manifests" / "akri-video-streaming-app.yaml"
 SHELL = Path(__file__).resolve().parent / "shell.py"
 CAPS = "video/x-raw,width=640,height=480,framerate=10/1"
 PATTERNS = ("ball", "smpte", "snow", "pinwheel", "gamut", "circular", "spokes", "checkers-8")
