@@ -158,7 +158,7 @@ def test_stale_evidence_is_gone_after_a_second_run(tmp_path):
     html = (reports / "report.html").read_text()
     assert "No frames were captured" in html and "data:image/jpeg" not in html
     folders = sorted(p.name for p in reports.iterdir() if p.is_dir())
-    assert folders == ["test_20_v4l2loopback.py__test_video_devices"], folders
+    assert folders == ["test_20_v4l2loopback.py__test_video_devices_cam2"], folders
     timings = json.loads((reports / "timings.json").read_text())
     assert not any("broker" in w["what"] for w in timings["waits"]), timings["waits"]
     cases = [c.get("name") for c in ET.parse(reports / "junit.xml").iter("testcase")]

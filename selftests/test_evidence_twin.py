@@ -69,8 +69,8 @@ def check_common(reports: Path, folder: Path, nodeid: str) -> dict[str, str]:
 @pytest.mark.slow
 def test_host_layer_fault_one_device(tmp_path):
     reports = run_with_fault(tmp_path, "one-device")
-    nodeid = "tests/test_20_v4l2loopback.py::test_video_devices"
-    folder = reports / "test_20_v4l2loopback.py__test_video_devices"
+    nodeid = "tests/test_20_v4l2loopback.py::test_video_devices[cam2]"  # the missing camera
+    folder = reports / "test_20_v4l2loopback.py__test_video_devices_cam2"
     files = check_common(reports, folder, nodeid)
     assert "/dev/video2: missing" in files["failure.txt"]
     stat = files["host-stat-devices.txt"]
