@@ -13,7 +13,6 @@ from fixtures.install.probes import assert_installed
 from fixtures.node import names
 from fixtures.node.akri import AkriNode
 from fixtures.node.app import RESTART, App
-from fixtures.node.feedmap import AkriServices
 from fixtures.node.feeds import Feeds, read_feeds
 from fixtures.node.services import Services
 
@@ -110,7 +109,7 @@ def test_camera_list(app, akri, settings):
 @pytest.fixture(scope="module")
 def feeds(app, akri, settings) -> Feeds:
     """PARTS frames of every feed (or its FeedError), read concurrently; first frames kept."""
-    services: AkriServices = Services(akri).as_the_app_lists_them()
+    services = Services(akri).as_the_app_lists_them()
     read = read_feeds(app, services, settings.cameras + 1, PARTS, settings.frame_timeout)
     read.save(Path(settings.reports_dir) / "frames")
     return read
