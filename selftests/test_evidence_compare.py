@@ -64,7 +64,9 @@ def test_the_summary_says_what_changed_since_the_earlier_run(tmp_path):
     junit = earlier / "junit.xml"
     text = junit.read_text()
     kernel = re.search(r'name="kernel" value="([^"]*)"', text).group(1)
-    junit.write_text(text.replace(f'name="kernel" value="{kernel}"', 'name="kernel" value="5.15.0"'))
+    junit.write_text(
+        text.replace(f'name="kernel" value="{kernel}"', 'name="kernel" value="5.15.0"')
+    )
     proc = run_suite(
         f"--reports-dir={later}", "--twin-fault=one-device", f"--compare-with={earlier}"
     )
