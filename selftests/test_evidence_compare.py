@@ -75,3 +75,6 @@ def test_the_summary_says_what_changed_since_the_earlier_run(tmp_path):
     section = summary.split("## Since the earlier run", 1)[1].split("\n## ", 1)[0]
     assert f"| kernel | `5.15.0` | `{kernel}` |" in section, section
     assert "Newly failing:" in section and "test_video_devices[cam2]" in section, section
+    end = proc.stdout.split("since the earlier run", 1)[1]
+    assert f"version kernel: 5.15.0 -> {kernel}" in end, end
+    assert "newly failing: tests/test_20_v4l2loopback.py::test_video_devices[cam2]" in end, end
