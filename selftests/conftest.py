@@ -30,3 +30,11 @@ def _no_signal_noted_in_this_session():
     yield
     noted, GUARD.received, GUARD.at = GUARD.received, None, None
     assert noted is None, f"this test left {noted} noted in fixtures.record.interrupt.GUARD"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """The self-tests' own failures are listed at the end (the suite's `-rN` turns that off)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and config.option.reportchars == "N":
+        reporter.reportchars += "fE"
