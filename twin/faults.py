@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from twin.faultless import WITHOUT_FAULT
+
+__all__ = ["FAULTS", "WITHOUT_FAULT", "Fault"]
+
 
 @dataclass(frozen=True)
 class Fault:
@@ -271,16 +275,19 @@ FAULTS: dict[str, Fault] = {
             observed="it resolves to '/var/lib/kubelet'",
         ),
         Fault("slow-terminate", "a deleted pod stays Terminating for 25 s", None),
+        Fault(
+            "module-not-persisted",
+            "systemd-modules-load.service is masked: after the reboot nothing loads v4l2loopback",
+            "recovery",
+            "test_module_after_reboot",
+            observed="v4l2loopback is not back as it was",
+        ),
+        Fault(
+            "feeders-not-persisted",
+            "the node resets /etc/systemd/system at boot: after the reboot no feeder unit starts",
+            "recovery",
+            "test_feeders_after_reboot",
+            observed="no live gst-launch-1.0 process writes to it",
+        ),
     )
-}
-
-#: Conformance tests that no faithful fault can make fail first, and why (each is a question
-#: for the facts: a real node state that breaks only this check would earn it a fault).
-WITHOUT_FAULT: dict[str, str] = {
-    "test_broker_env": (
-        "the agent derives a broker's UDEV_DEVNODE_<HASH> from the very Instance the broker "
-        "claims (agent device_plugin_instance_controller.rs cdi_device_to_car), and the real "
-        "broker panics without it (udev-video-broker main.rs): a wrong claim fails "
-        "test_broker_resources first and a missing variable fails test_brokers_running first"
-    ),
 }

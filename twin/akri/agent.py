@@ -25,6 +25,7 @@ from twin.akri.controller import API, AkriController, belongs, key_of, pod_ready
 from twin.akri.deviceplugins import DevicePlugins
 from twin.akri.discovery import instance_hash, rule_matches, udev_rules
 from twin.akri.drift import HandEdits
+from twin.akri.restarts import AgentRestarts
 from twin.cluster.podstatus import PodBehaviour
 from twin.kubeapi.meta import owner_ref
 from twin.kubeapi.store import Conflict, NotFound
@@ -58,6 +59,7 @@ class AkriModel:
         self._plugins = DevicePlugins(store, cluster, node_name)
         self._controller = AkriController(store, node_name, faults, self._wake_at)
         self._edits = HandEdits(store, faults)
+        self._restarts = AgentRestarts()
         cluster.add_pod_behaviour(self._behaviour)
         store.subscribe(self._on_event)
 
@@ -154,7 +156,7 @@ class AkriModel:
             self._gone_since.pop(devpath, None)
         every = self._list("Configuration")
         configs = [c for c in every if c["spec"].get("discoveryHandler", {}).get("name") == "udev"]
-        if self._component_ready("akri-agent"):
+        if self._component_ready("akri-agent") and self._reapply(now):
             discovering = self._component_ready("akri-udev-discovery")
             instances = self._list("Instance")
             for cfg in configs:
@@ -168,6 +170,20 @@ class AkriModel:
         self._plugins.sync(instances)
         if self._component_ready("akri-controller"):
             self._controller.sync({key_of(c): c for c in configs}, instances, now)
+
+    def _reapply(self, now: float) -> bool:
+        """False while a restarted agent waits for its handler; then it deletes this node's
+        Instances once, to apply them again with new UIDs (twin.akri.restarts)."""
+        due = self._restarts.check(self._list("Pod", "app.kubernetes.io/name=akri-agent"), now)
+        if due is not None and now < due:
+            self._wake_at(due)
+            return False
+        if due is not None:
+            for inst in self._list("Instance"):
+                if self._node in inst["spec"].get("nodes", []):
+                    self._delete("Instance", *key_of(inst))
+            self._restarts.reapplied()
+        return True
 
     def _sync_instances(
         self, cfg: dict, devices: dict[str, UdevDevice] | None, mine: list[dict], now: float

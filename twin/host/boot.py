@@ -3,14 +3,18 @@
 A reboot stops sshd (connections drop), the feeders and every other process of the node (its
 PID namespace ends), the app and MicroK8s, and loses the node's volatile state; the boot comes
 back after a modelled delay with a new PID namespace and boot id, loads v4l2loopback only if
-it is persisted (modules-load.d), restarts sshd on the same port and key, and starts MicroK8s
-again if the snap is installed.
+it is persisted (modules-load.d, with modprobe.d's options), starts the enabled units (a
+transient one is gone), restarts sshd on the same port and key, and starts MicroK8s again if
+the snap is installed (docs/facts.md#persisted-across-reboot). Faults: `module-not-persisted`,
+`feeders-not-persisted`.
 """
 
 from __future__ import annotations
 
 from twin.deployment import deploy
+from twin.feeders import unitfiles
 from twin.tools.kmod import load_v4l2loopback
+from twin.tools.systemd import start_unit
 
 BOOT_SECONDS = 1.0
 
@@ -36,13 +40,22 @@ def boot(daemon) -> None:
         persisted = any(
             "v4l2loopback" in text.split() for _n, text in daemon.node.etc_dir("modules-load.d")
         )
-        if persisted and daemon.node.v4l2loopback_version():
+        # module-not-persisted: systemd-modules-load.service is masked (as on minimal images),
+        # so /etc/modules-load.d is not read at boot and nothing loads the module
+        modules_load = "module-not-persisted" not in daemon.faults
+        if persisted and modules_load and daemon.node.v4l2loopback_version():
             load_v4l2loopback(daemon, [])
+    if "feeders-not-persisted" in daemon.faults:
+        # a node that resets /etc/systemd/system at boot: the enabled feeder units are lost
+        unitfiles.forget(daemon.node)
+    for unit in unitfiles.enabled_units(daemon.node):  # after systemd-modules-load
+        start_unit(daemon, unit)
     assert daemon.sshd is not None
     daemon.sshd.restart()
     if daemon.snap is not None:
         if daemon.cluster_started:
-            daemon.cluster.reboot()
+            # the kubelet reports the machine's boot id (NodeSystemInfo.bootID)
+            daemon.cluster.reboot(boot_id=daemon.node.state.boot_id)
         daemon.boot_microk8s()
     daemon.booted.set()
 

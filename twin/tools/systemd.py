@@ -1,11 +1,14 @@
-"""systemd-run, systemctl, journalctl and reboot: transient feeder units and the node's boots.
+"""systemd-run, systemctl, journalctl and reboot: feeder units and the node's boots.
 
-Transient units run the REAL gst-launch-1.0 through the feeder manager; `systemctl show`
-reports their state the way systemd does (ActiveState, SubState, MainPID, Result, ExecStart).
+Transient units (systemd-run) and units from files under /etc/systemd/system
+(`twin.feeders.unitfiles`: daemon-reload, enable [--now], start, restart, is-enabled) run the
+REAL gst-launch-1.0 through the feeder manager; `systemctl show` reports their state the way
+systemd does (ActiveState, SubState, MainPID, Result, ExecStart).
 """
 
 from __future__ import annotations
 
+from twin.feeders import unitfiles
 from twin.tools.base import Answer, Call, tool
 
 
@@ -48,6 +51,44 @@ def systemd_run(daemon, call: Call) -> Answer:
         daemon.feeders.start(unit, ["/usr/bin/gst-launch-1.0", *command[1:]])
     daemon.devices_changed()
     return Answer(0, "", f"Running as unit: {unit}; invocation ID: 5c1e0e2b7f7e4b0e\n")
+
+
+def start_unit(daemon, unit: str) -> Answer:
+    """Start a unit from its file (a running one stays); also what a boot does."""
+    text = unitfiles.text_of(daemon.node, unit)
+    argv = unitfiles.exec_start(text) if text is not None else None
+    if argv is None:
+        return Answer(5, "", f"Failed to start {unit}: Unit {unit} not found.\n")
+    with daemon.node.lock:
+        current = daemon.feeders.get(unit)
+        if current is None or current.state not in ("active", "activating"):
+            daemon.feeders.start(unit, argv)
+    daemon.devices_changed()
+    return Answer()
+
+
+def _unit_files(daemon, verb: str, units: list[str], now: bool) -> Answer:
+    """enable [--now], is-enabled, start and restart of units that have a file."""
+    node, err = daemon.node, ""
+    missing = [u for u in units if unitfiles.text_of(node, u) is None]
+    if verb == "is-enabled":
+        lines = ["enabled" if unitfiles.enabled(node, u) else "disabled" for u in units]
+        if missing:
+            return Answer(1, "", f"Failed to get unit file state for {missing[0]}: No such file\n")
+        return Answer(0 if "disabled" not in lines else 1, "".join(x + "\n" for x in lines))
+    if missing:
+        return Answer(5 if verb != "enable" else 1, "", f"Unit {missing[0]} not found.\n")
+    if verb == "enable":
+        err = "".join(unitfiles.enable(node, u) for u in units)
+    if verb == "restart":
+        for unit in units:
+            daemon.feeders.stop(unit)
+    if verb in ("start", "restart") or now:
+        for unit in units:
+            answer = start_unit(daemon, unit)
+            if answer.rc != 0:
+                return answer
+    return Answer(0, "", err)
 
 
 def _show(daemon, units: list[str], props: list[str]) -> str:
@@ -116,8 +157,12 @@ def systemctl(daemon, call: Call) -> Answer:
                 daemon.feeders.stop(_unit_name(unit))
         daemon.devices_changed()
         return Answer()
-    if verb == "reset-failed":
+    if verb in ("reset-failed", "daemon-reload"):
         return Answer()
+    if verb in ("enable", "is-enabled") or (
+        verb in ("start", "restart") and not any("microk8s" in u for u in units)
+    ):
+        return _unit_files(daemon, verb, [_unit_name(u) for u in units], "--now" in rest)
     if verb == "reboot":
         daemon.reboot()
         return Answer()
