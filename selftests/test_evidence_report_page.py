@@ -23,8 +23,9 @@ import pytest
 
 from fixtures.evidence.folder import MANIFEST
 from fixtures.evidence.header import RunHeader
-from fixtures.evidence.report import CaseOutcome, RunSummary
+from fixtures.evidence.report import CaseOutcome, LayerVerdict, RunSummary
 from fixtures.evidence.report_html import render_html
+from fixtures.evidence.timeline import BAR_WIDTH, chart, layer_times
 from fixtures.layers import LAYERS
 from fixtures.record.timings import Timings
 from selftests.chromium_support import dump_dom, parse_dom, text
@@ -184,3 +185,15 @@ def test_a_script_in_a_test_name_or_message_is_shown_as_text(tmp_path):
     assert f"boom {INJECTED}" in text(row.find(".//span[@class='reason']"))
     assert "-k '<script>document.body" in text(page.find(".//dd[@data-field='command']"))
     assert len(page.findall(".//script")) == 1, "only the page's own script is an element"
+
+
+def test_timeline_takes_the_install_out_of_the_tests_that_waited_for_it():
+    # `-k streaming`: every install step ran in the streaming test's setup, none counted twice
+    verdicts = [LayerVerdict(layer, "not run", {}, "not selected") for layer in LAYERS[:-1]]
+    verdicts.append(LayerVerdict("streaming", "passed", {"passed": 1}, "", seconds=10.0))
+    steps = [{"layer": "microk8s", "seconds": 3.0}, {"layer": "streaming", "seconds": 1.0}]
+    times = {t.layer: t for t in layer_times(verdicts, {"install_steps": steps})}
+    assert (times["microk8s"].install, times["microk8s"].tests) == (3.0, 0.0)
+    assert (times["streaming"].install, times["streaming"].tests) == (1.0, 6.0)
+    bars = chart(list(times.values())).bars
+    assert max(b.install_width + b.tests_width for b in bars) == BAR_WIDTH
