@@ -11,7 +11,6 @@ must be valid 640x480 JPEGs with a labelled contact sheet.
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -23,44 +22,14 @@ from fixtures.evidence.contact_sheet import feeds, make_contact_sheet
 from fixtures.evidence.report import CaseOutcome, RunSummary, render_markdown
 from fixtures.evidence.report_html import render_html
 from fixtures.record.timings import Timings
+from selftests.chromium_support import dump_dom
 
 REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-)
 
 
 def rendered_images(page: Path, profile: Path) -> tuple[int, int]:
     """(images rendered, images on the page) as headless Chromium counted them."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `bash .ci/setup` (Debian package chromium)")
-    proc = subprocess.Popen(
-        [
-            CHROMIUM,
-            *FLAGS,
-            f"--user-data-dir={profile}",
-            "--virtual-time-budget=10000",
-            "--dump-dom",
-            page.resolve().as_uri(),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        dom, _ = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:  # Chromium's helpers share its process group
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    dom = dump_dom(page, profile)
     body = re.search(r"<body[^>]*>", dom)
     assert body, f"no <body> in Chromium's DOM dump: {dom[:500]!r}"
     rendered = re.search(r'data-images-rendered="(\d+)"', body.group(0))

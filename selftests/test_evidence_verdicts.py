@@ -87,7 +87,7 @@ def test_an_interrupted_run_is_never_passed(tmp_path):
     ), markdown.splitlines()[0]
     assert "last observed state: akri-udev-video-3a9f0c-pod: Pending" in markdown
     assert "| streaming | ⛔ not reached |" in markdown
-    assert "<span class='INTERRUPTED'>INTERRUPTED</span>" in render_html(summary, tmp_path)
+    assert '<span class="verdict INTERRUPTED">INTERRUPTED</span>' in render_html(summary, tmp_path)
 
 
 def test_signal_guard_turns_sigterm_into_keyboard_interrupt_once():
