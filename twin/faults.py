@@ -271,6 +271,27 @@ FAULTS: dict[str, Fault] = {
             observed="it resolves to '/var/lib/kubelet'",
         ),
         Fault("slow-terminate", "a deleted pod stays Terminating for 25 s", None),
+        Fault(
+            "broker-not-replaced",
+            "the controller's watches stall once every broker ran: a deleted broker stays gone",
+            "akri_behaviour",
+            "test_broker_replaced",
+            observed="no new broker pod after its broker",
+        ),
+        Fault(
+            "webhook-admits-invalid",
+            "the ValidatingWebhookConfiguration was deleted by hand: Akri's webhook is not asked",
+            "akri_behaviour",
+            "test_webhook_refuses_unknown_field",
+            observed="ValidatingWebhookConfigurations: none",
+        ),
+        Fault(
+            "no-config-cleanup",
+            "the agent never acts on a Configuration's deletion: finalizer and Instances stay",
+            "akri_behaviour",
+            "test_extra_configuration_cleanup",
+            observed="deletion completes while an agent runs",
+        ),
     )
 }
 

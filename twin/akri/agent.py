@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from twin.akri import webhook
 from twin.akri.broker import broker_behaviour
 from twin.akri.controller import API, AkriController, belongs, key_of, pod_ready
 from twin.akri.deviceplugins import DevicePlugins
@@ -28,12 +29,14 @@ from twin.akri.drift import HandEdits
 from twin.cluster.podstatus import PodBehaviour
 from twin.kubeapi.meta import owner_ref
 from twin.kubeapi.store import Conflict, NotFound
-from twin.machine.udev import UdevDevice
+from twin.machine.udev import NULL_DEVICE, UdevDevice
 
 log = logging.getLogger(__name__)
 REMOVAL_DELAY = 0.5  # seconds until the agent drops the Instance of a vanished device
 RETRY_AFTER_ERROR = 0.5
 WATCHED = {"Pod", "Configuration", "Instance", "Service", "CustomResourceDefinition", "Node"}
+NAME = "app.kubernetes.io/name"
+WEBHOOK = "akri-webhook-configuration"  # its pods' name label and its Service's name
 
 
 class AkriModel:
@@ -139,7 +142,7 @@ class AkriModel:
         return self._store.list(kind, label_selector=labels)[0]
 
     def _component_ready(self, name: str) -> bool:
-        pods = self._list("Pod", f"app.kubernetes.io/name={name}")
+        pods = self._list("Pod", f"{NAME}={name}")
         return any(pod_ready(p) for p in pods)
 
     def _reconcile(self) -> None:
@@ -147,7 +150,9 @@ class AkriModel:
         if not running():
             return
         now = time.monotonic()
-        devices = {d.devpath: d for d in self._devices()}
+        self._sync_webhook()
+        # udev reports every device of the node: the cameras, and /dev/null that every node has
+        devices = {d.devpath: d for d in [*self._devices(), NULL_DEVICE]}
         for devpath in self._known - devices.keys():
             self._gone_since.setdefault(devpath, now)
         for devpath in devices:
@@ -155,6 +160,7 @@ class AkriModel:
         every = self._list("Configuration")
         configs = [c for c in every if c["spec"].get("discoveryHandler", {}).get("name") == "udev"]
         if self._component_ready("akri-agent"):
+            configs = self._finalize(every, configs)
             discovering = self._component_ready("akri-udev-discovery")
             instances = self._list("Instance")
             for cfg in configs:
@@ -168,6 +174,41 @@ class AkriModel:
         self._plugins.sync(instances)
         if self._component_ready("akri-controller"):
             self._controller.sync({key_of(c): c for c in configs}, instances, now)
+
+    def _finalize(self, every: list[dict], udev: list[dict]) -> list[dict]:
+        """The agent's finalizer (docs/facts.md#configuration-finalizer): put on every
+        Configuration, taken off one being deleted (which is then no longer discovered for);
+        its Instances go once it is gone. The udev Configurations still discovered for.
+
+        Fault `no-config-cleanup`: the deletion is never acted on, as when no agent runs at
+        that moment: the finalizer, the Configuration (Terminating) and its Instances stay.
+        """
+        for cfg in every:
+            held = self._node in (cfg["metadata"].get("finalizers") or [])
+            deleting = bool(cfg["metadata"].get("deletionTimestamp"))
+            if deleting and held and "no-config-cleanup" not in self._faults:
+                self._store.patch("Configuration", *key_of(cfg), self._drop_finalizer)
+            elif not deleting and not held:
+                self._store.patch("Configuration", *key_of(cfg), self._add_finalizer)
+        if "no-config-cleanup" in self._faults:
+            return udev
+        return [c for c in udev if not c["metadata"].get("deletionTimestamp")]
+
+    def _add_finalizer(self, cfg: dict) -> None:
+        cfg["metadata"]["finalizers"] = [*(cfg["metadata"].get("finalizers") or []), self._node]
+
+    def _drop_finalizer(self, cfg: dict) -> None:
+        left = [f for f in cfg["metadata"].get("finalizers") or [] if f != self._node]
+        cfg["metadata"]["finalizers"] = left
+
+    def _sync_webhook(self) -> None:
+        """Akri's webhook answers the API server while one of its pods is ready."""
+        namespaces = {key_of(p)[0] for p in self._list("Pod", f"{NAME}={WEBHOOK}") if pod_ready(p)}
+        backends = self._store.webhook_backends
+        for namespace in {k[0] for k in list(backends) if k[1] == WEBHOOK} - namespaces:
+            backends.pop((namespace, WEBHOOK), None)
+        for namespace in namespaces:
+            backends[(namespace, WEBHOOK)] = webhook.review
 
     def _sync_instances(
         self, cfg: dict, devices: dict[str, UdevDevice] | None, mine: list[dict], now: float
