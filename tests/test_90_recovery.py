@@ -26,7 +26,12 @@ pytestmark = [
     pytest.mark.akri,
     pytest.mark.recovery,
     pytest.mark.order(90),
-    pytest.mark.prereq("test_feeds_are_live"),
+    pytest.mark.prereq(
+        "test_feeds_are_live",
+        "test_broker_replaced",
+        "test_webhook_refuses_unknown_field",
+        "test_extra_configuration_cleanup",
+    ),
 ]
 FED_TIMEOUT = 30.0  # enabled feeder units start alongside sshd at boot (multi-user.target)
 

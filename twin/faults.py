@@ -6,23 +6,11 @@ A fault breaks one thing; a perturbation disturbs the run in a way a serious sui
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from twin.fault import Fault
 from twin.faultless import WITHOUT_FAULT
+from twin.faults_behaviour import BEHAVIOUR_FAULTS
 
 __all__ = ["FAULTS", "WITHOUT_FAULT", "Fault"]
-
-
-@dataclass(frozen=True)
-class Fault:
-    """One injectable fault: what breaks and which layer's test must catch it."""
-
-    name: str
-    breaks: str
-    layer: str | None  # None: a perturbation, the suite must pass
-    test: str | None = None  # the test expected to fail first
-    observed: str = ""  # what that test's failure message must show (the state it saw)
-    args: tuple[str, ...] = ()  # extra suite options the fault is run with (self-tests)
 
 
 FAULTS: dict[str, Fault] = {
@@ -275,19 +263,6 @@ FAULTS: dict[str, Fault] = {
             observed="it resolves to '/var/lib/kubelet'",
         ),
         Fault("slow-terminate", "a deleted pod stays Terminating for 25 s", None),
-        Fault(
-            "module-not-persisted",
-            "systemd-modules-load.service is masked: after the reboot nothing loads v4l2loopback",
-            "recovery",
-            "test_module_after_reboot",
-            observed="v4l2loopback is not back as it was",
-        ),
-        Fault(
-            "feeders-not-persisted",
-            "the node resets /etc/systemd/system at boot: after the reboot no feeder unit starts",
-            "recovery",
-            "test_feeders_after_reboot",
-            observed="no live gst-launch-1.0 process writes to it",
-        ),
+        *BEHAVIOUR_FAULTS,
     )
 }

@@ -20,21 +20,25 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from twin.akri import webhook
 from twin.akri.broker import broker_behaviour
 from twin.akri.controller import API, AkriController, belongs, key_of, pod_ready
 from twin.akri.deviceplugins import DevicePlugins
 from twin.akri.discovery import instance_hash, rule_matches, udev_rules
 from twin.akri.drift import HandEdits
+from twin.akri.finalizer import finalize
 from twin.akri.restarts import AgentRestarts
 from twin.cluster.podstatus import PodBehaviour
 from twin.kubeapi.meta import owner_ref
 from twin.kubeapi.store import Conflict, NotFound
-from twin.machine.udev import UdevDevice
+from twin.machine.udev import NULL_DEVICE, UdevDevice
 
 log = logging.getLogger(__name__)
 REMOVAL_DELAY = 0.5  # seconds until the agent drops the Instance of a vanished device
 RETRY_AFTER_ERROR = 0.5
 WATCHED = {"Pod", "Configuration", "Instance", "Service", "CustomResourceDefinition", "Node"}
+NAME = "app.kubernetes.io/name"
+WEBHOOK = "akri-webhook-configuration"  # its pods' name label and its Service's name
 
 
 class AkriModel:
@@ -141,7 +145,7 @@ class AkriModel:
         return self._store.list(kind, label_selector=labels)[0]
 
     def _component_ready(self, name: str) -> bool:
-        pods = self._list("Pod", f"app.kubernetes.io/name={name}")
+        pods = self._list("Pod", f"{NAME}={name}")
         return any(pod_ready(p) for p in pods)
 
     def _reconcile(self) -> None:
@@ -149,7 +153,9 @@ class AkriModel:
         if not running():
             return
         now = time.monotonic()
-        devices = {d.devpath: d for d in self._devices()}
+        self._sync_webhook()
+        # udev reports every device of the node: the cameras, and /dev/null that every node has
+        devices = {d.devpath: d for d in [*self._devices(), NULL_DEVICE]}
         for devpath in self._known - devices.keys():
             self._gone_since.setdefault(devpath, now)
         for devpath in devices:
@@ -157,6 +163,7 @@ class AkriModel:
         every = self._list("Configuration")
         configs = [c for c in every if c["spec"].get("discoveryHandler", {}).get("name") == "udev"]
         if self._component_ready("akri-agent") and self._reapply(now):
+            configs = self._finalize(every, configs)
             discovering = self._component_ready("akri-udev-discovery")
             instances = self._list("Instance")
             for cfg in configs:
@@ -184,6 +191,19 @@ class AkriModel:
                     self._delete("Instance", *key_of(inst))
             self._restarts.reapplied()
         return True
+
+    def _finalize(self, every: list[dict], udev: list[dict]) -> list[dict]:
+        """The agent's finalizer on every Configuration; the udev ones still discovered for."""
+        return finalize(self._store, self._node, "no-config-cleanup" in self._faults, every, udev)
+
+    def _sync_webhook(self) -> None:
+        """Akri's webhook answers the API server while one of its pods is ready."""
+        namespaces = {key_of(p)[0] for p in self._list("Pod", f"{NAME}={WEBHOOK}") if pod_ready(p)}
+        backends = self._store.webhook_backends
+        for namespace in {k[0] for k in list(backends) if k[1] == WEBHOOK} - namespaces:
+            backends.pop((namespace, WEBHOOK), None)
+        for namespace in namespaces:
+            backends[(namespace, WEBHOOK)] = webhook.review
 
     def _sync_instances(
         self, cfg: dict, devices: dict[str, UdevDevice] | None, mine: list[dict], now: float

@@ -7,8 +7,12 @@ the Configuration's brokerPodSpec with `{{PLACEHOLDER}}` resources renamed `akri
 node affinity on the node name and an ownerReference to the Instance. Services follow
 docs/facts.md#akri-services and docs/facts.md#services-follow-brokers: `<instance>-svc` and
 `<config>-svc` from the first Running broker behind them until no broker behind them is left;
-the spec's own selector is kept and the controller's labels added. Faults: `slow-start`,
-`no-config-service`.
+the spec's own selector is kept and the controller's labels added. A broker pod that is
+deleted stays (Terminating) until its containers stopped; only then can `<instance>-pod` be
+created again, with a new uid (docs/facts.md#broker-replacement). Faults: `slow-start`,
+`no-config-service`, `broker-not-replaced` (the controller's watches stall once every broker
+ran, as a watch that silently stops delivering does: it never sees a deletion again, so a
+deleted broker is not replaced and nothing of its services changes).
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ class AkriController:
     ) -> None:
         self._store, self._node, self._faults, self._wake_at = store, node_name, faults, wake_at
         self.first_seen: dict[str, float] = {}  # instance name -> when the agent created it
+        self._stalled = False  # the `broker-not-replaced` fault: no reconcile any more
 
     def _list(self, kind: str, labels: str | None = None) -> list[dict]:
         if self._store.resource(kind) is None:
@@ -70,15 +75,29 @@ class AkriController:
     def sync(self, configs: dict, instances: list[dict], now: float) -> None:
         """Reconcile services, then broker pods: the pod watcher removes a gone broker's services
         before the Instance's broker is created again (pod_watcher.rs handle_non_running_pod)."""
-        self._sync_services(configs, instances, self._list("Pod", "controller=akri.sh"))
+        if self._stalled:
+            return
+        brokers = self._list("Pod", "controller=akri.sh")
+        self._sync_services(configs, instances, brokers)
         self._sync_brokers(configs, instances, now)
+        if "broker-not-replaced" in self._faults and instances:
+            running = {p["metadata"]["name"] for p in brokers if pod_ready(p)}
+            wanted = [i for i in instances if self._pod_spec(configs, i)]
+            self._stalled = bool(wanted) and all(
+                f"{key_of(i)[1]}-pod".replace(".", "-") in running for i in wanted
+            )
+
+    @staticmethod
+    def _pod_spec(configs: dict, inst: dict) -> dict | None:
+        cfg = configs.get((key_of(inst)[0], inst["spec"]["configurationName"]))
+        return ((cfg or {}).get("spec", {}).get("brokerSpec") or {}).get("brokerPodSpec")
 
     def _sync_brokers(self, configs: dict, instances: list[dict], now: float) -> None:
         wanted: set[tuple[str, str]] = set()
         for inst in instances:
             namespace, name = key_of(inst)
             cfg = configs.get((namespace, inst["spec"]["configurationName"]))
-            pod_spec = ((cfg or {}).get("spec", {}).get("brokerSpec") or {}).get("brokerPodSpec")
+            pod_spec = self._pod_spec(configs, inst)
             if not pod_spec:
                 continue
             pod_name = f"{name}-pod".replace(".", "-")

@@ -27,6 +27,11 @@ later Helm write is edited again (as the operator's change would be re-made).
   <config>-broker`) that no broker has; the controller adds its own labels to the spec's
   selector instead of replacing it (shared/src/k8s/service.rs `create_new_service_from_spec`),
   so the instance services select no pod and have no endpoints.
+* `webhook-admits-invalid`: the release's ValidatingWebhookConfiguration deleted by hand
+  (`kubectl delete validatingwebhookconfiguration akri-webhook-configuration`, as after an
+  install that a webhook without endpoints refused); the webhook's pod still runs, but the API
+  server no longer asks it, so a Configuration with an unknown brokerPodSpec field is stored as
+  the CRD's schema keeps it (x-kubernetes-preserve-unknown-fields, docs/facts.md#akri-webhook).
 """
 
 from __future__ import annotations
@@ -100,6 +105,10 @@ DELETIONS: dict[str, tuple[Callable[[dict], bool], tuple[tuple[str, str], ...]]]
             ("CustomResourceDefinition", "instances.akri.sh"),
             ("CustomResourceDefinition", "configurations.akri.sh"),
         ),
+    ),
+    "webhook-admits-invalid": (
+        _is_udev_config,
+        (("ValidatingWebhookConfiguration", "akri-webhook-configuration"),),
     ),
 }
 

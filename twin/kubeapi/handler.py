@@ -20,6 +20,7 @@ from twin.kubeapi import discovery, routes
 from twin.kubeapi.routes import ApiError, Route, parse_route, status_body
 from twin.kubeapi.selection import Selector
 from twin.kubeapi.store import Conflict, Gone, Invalid, NotFound
+from twin.kubeapi.webhooks import Denied
 
 if TYPE_CHECKING:
     from twin.kubeapi.server import ApiHttpServer
@@ -161,6 +162,8 @@ class ApiHandler(BaseHTTPRequestHandler):
         except Conflict as exc:
             reason = "AlreadyExists" if method == "POST" else "Conflict"
             raise ApiError(409, reason, str(exc), route.details()) from exc
+        except Denied as exc:  # a validating webhook refused it (twin.kubeapi.webhooks)
+            raise ApiError(exc.code, exc.reason, str(exc), exc.details) from exc
         except Invalid as exc:
             details = {"name": exc.name or route.name, "group": res.group, "kind": res.kind}
             if exc.causes:

@@ -3,9 +3,9 @@
 `ObjectStore` extends the read side (`twin.kubeapi.catalog`: served kinds, get, list, watch) with
 writes that behave as kube-apiserver's (docs/facts.md#api-defaults-validation,
 docs/facts.md#graceful-deletion): creates go through admission (`twin.kubeapi.admission`: pod
-defaults, 422 validation), deletes through `twin.kubeapi.deletion` (graceful pods, finalizers, a CRD
-waiting for its objects), an update that removes the last finalizer of an object being deleted
-removes it, and every write can be a dry run that answers as if it had persisted. It fills
+defaults, 422 validation; then `twin.kubeapi.webhooks`), deletes through `twin.kubeapi.deletion`
+(graceful pods, finalizers, a CRD waiting for its objects), an update that removes the last
+finalizer of an object being deleted removes it, and every write can be a dry run. It fills
 server-owned metadata (uid, resourceVersion, creationTimestamp, generation), Service cluster IPs and
 node ports. Every change bumps the resourceVersion and is logged for watches and subscribers; stored
 dicts are never mutated in place.
@@ -31,6 +31,7 @@ from twin.kubeapi.deletion import (
 from twin.kubeapi.kinds import CRD, RESOURCES, Resource, crd_resource
 from twin.kubeapi.meta import now, suffix
 from twin.kubeapi.serviceips import allocate_service_addresses
+from twin.kubeapi.webhooks import Backend, review
 
 __all__ = [
     "RESOURCES",
@@ -72,6 +73,8 @@ class ObjectStore(Catalog):
         self.nodeport_allocator: Callable[[], int] | None = None
         #: the apiserver flags admission follows (set from its args file by the node model)
         self.policy = Policy()
+        #: validating webhooks' services, by (namespace, name) (twin.kubeapi.webhooks)
+        self.webhook_backends: dict[tuple[str, str], Backend] = {}
 
     # --- writes ----------------------------------------------------------------------------
 
@@ -202,11 +205,12 @@ class ObjectStore(Catalog):
             meta.pop(field, None)  # server-owned: only a DELETE sets them
         new = admit_create(new, res, self.policy)
         meta = new["metadata"]
+        new["apiVersion"], new["kind"] = new.get("apiVersion") or res.api_version, kind
+        meta.update(uid=str(uuid.uuid4()), creationTimestamp=now(), generation=1)
+        self._webhooks(new, res, "CREATE")  # after validation, before storage (AlreadyExists)
         key = self._key(res, meta.get("namespace"), meta["name"])
         if key in self._objects.get(kind, {}):
             raise Conflict(f'{res.plural} "{meta["name"]}" already exists')
-        new["apiVersion"], new["kind"] = new.get("apiVersion") or res.api_version, kind
-        meta.update(uid=str(uuid.uuid4()), creationTimestamp=now(), generation=1)
         if kind == "Service":
             allocate_service_addresses(new, None, self._services(), self.nodeport_allocator)
         if dry_run:
@@ -232,7 +236,14 @@ class ObjectStore(Catalog):
                 meta[field] = cur_meta[field]
         if "status" not in new and "status" in current:
             new["status"] = clone(current["status"])
+        self._webhooks(new, res, "UPDATE")
         return self._modify(res, key, current, new, dry_run)
+
+    def _webhooks(self, obj: dict, res: Resource, operation: str) -> None:
+        """Validating admission webhooks (twin.kubeapi.webhooks); Denied if one refuses."""
+        hooks = self._objects.get("ValidatingWebhookConfiguration", {}).values()
+        if hooks and self.webhook_backends:
+            review(list(hooks), dict(self.webhook_backends), clone(obj), res, operation)
 
     def _modify(
         self,

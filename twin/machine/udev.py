@@ -25,6 +25,12 @@ class UdevDevice:
     fed: bool
     minor: int = 0
     product: str = ""  # the card label (v4l_id reads it from VIDIOC_QUERYCAP)
+    subsystem: str = "video4linux"
+
+
+#: the memory device every Linux node has (major 1, minor 3), which Akri's own e2e discovers with
+#: `KERNEL=="null"` (docs/facts.md#akri-e2e-checks); no producer, nothing to feed
+NULL_DEVICE = UdevDevice("/dev/null", "/devices/virtual/mem/null", False, 3, subsystem="mem")
 
 
 def udev_properties(device: UdevDevice) -> dict[str, str]:
@@ -35,6 +41,15 @@ def udev_properties(device: UdevDevice) -> dict[str, str]:
     video4linux node. Their exact values on a real v4l2loopback node (ID_V4L_PRODUCT = the card
     label, ID_V4L_VERSION=2, the TAGS) are not in the facts: a question for them.
     """
+    if device.subsystem == "mem":  # what udev records of /dev/null: no v4l_id keys
+        return {
+            "DEVPATH": device.devpath,
+            "DEVNAME": device.devnode,
+            "DEVMODE": "0666",
+            "MAJOR": "1",
+            "MINOR": str(device.minor),
+            "SUBSYSTEM": "mem",
+        }
     return {
         "DEVPATH": device.devpath,
         "DEVNAME": device.devnode,
