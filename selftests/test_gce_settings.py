@@ -35,7 +35,7 @@ def suite(pytester, monkeypatch, tmp_path):
     ("args", "env", "expected"),
     [
         (["--gce-zone", "us-east1-b"], {}, "--gce-zone: only with --target gce"),
-        (["--keep", "always"], {}, "--keep: only with --target gce"),
+        (["--reuse-instance", "vm-1"], {}, "--reuse-instance: only with --target gce"),
         ([], {"AKRI_E2E_GCE_PROJECT": "p-test"}, "--gce-project: only with --target gce"),
         (["--target", "gce", FAKE], {}, "needs a project: --gce-project PROJECT_ID"),
         (

@@ -46,6 +46,9 @@ def suite(pytester):
         (["--progress-interval", "2"], {}, "accepted: a float from 5 to 300"),
         ([], {"AKRI_E2E_PROGRESS_INTERVAL": "301"}, "--progress-interval (AKRI_E2E_PROGRESS"),
         (["--ssh-key", "/nonexistent/key"], {}, "existing private key"),
+        (["--keep-for", "0"], {}, "--keep-for (AKRI_E2E_KEEP_FOR): invalid value '0'"),
+        ([], {"AKRI_E2E_KEEP_FOR": "soon"}, "--keep-for (AKRI_E2E_KEEP_FOR): invalid value 'soon'"),
+        (["--keep", "sometimes"], {}, "accepted: never, on-failure, always"),
     ],
 )
 def test_bad_setting_is_a_usage_error(suite, monkeypatch, args, env, expected):
@@ -78,6 +81,8 @@ def test_defaults_are_pinned_and_documented(suite):
         "--reports-dir",
         "--progress-interval",
         "--twin-fault",
+        "--keep",
+        "--keep-for",
     ):
         assert option in text
     assert "AKRI_E2E_MICROK8S_CHANNEL" in text
