@@ -73,34 +73,6 @@ FORMATS_OLD = """ioctl: VIDIOC_ENUM_FMT
 \t\t\tInterval: Discrete 0.100s (10.000 fps)
 """
 
-MICROK8S_YAML = """microk8s:
-  running: True
-high-availability:
-  enabled: False
-addons:
-  - name: dns
-    repository: core
-    description: CoreDNS
-    version: 1.13.1
-    status: enabled
-  - name: dashboard
-    repository: core
-    description: The Kubernetes dashboard
-    version: 7.10.0
-    status: disabled
-"""
-
-SNAP_LIST = """Name      Version   Rev    Tracking       Publisher   Notes
-core20    20240111  2182   latest/stable  canonical✓  base
-microk8s  v1.34.2   8391   1.34/stable    canonical✓  classic,held
-snapd     2.61.2    21759  latest/stable  canonical**  snapd
-"""
-
-HELM_JSON = (
-    '[{"name":"akri","namespace":"default","revision":"1","updated":"2026-06-01 10:00:00",'
-    '"status":"deployed","chart":"akri-0.13.8","app_version":"0.13.8"}]\n'
-)
-
 
 def test_batch_script_runs_every_command_and_keeps_rc() -> None:
     script = p.batch_script(
@@ -284,54 +256,10 @@ def test_systemctl_show_blocks_by_id() -> None:
     assert units["feeder-video2.service"]["Result"] == "exit-code"
 
 
-def test_microk8s_status_yaml() -> None:
-    warning = "WARNING: IPtables FORWARD policy is DROP. Consider: sudo iptables -P FORWARD\n"
-    status = p.microk8s_status(warning + MICROK8S_YAML + warning)
-    assert status.running is True and status.message is None
-    assert status.addons == {"dns": "enabled", "dashboard": "disabled"}
-    assert status.high_availability is False
-    down = p.microk8s_status(
-        "microk8s:\n  running: False\n"
-        "  message: microk8s is not running. Use microk8s inspect for a deeper inspection.\n"
-    )
-    assert down.running is False and down.message.startswith("microk8s is not running")
-    assert down.addons == {} and down.high_availability is None
-
-
-def test_snap_list() -> None:
-    snaps = p.snap_list(SNAP_LIST)
-    assert snaps["microk8s"] == p.SnapEntry(
-        "microk8s", "v1.34.2", "8391", "1.34/stable", "canonical", ["classic", "held"]
-    )
-    assert snaps["snapd"].publisher == "canonical"
-    assert p.snap_list("error: no matching snaps installed\n") == {}
-
-
-def test_apiserver_args() -> None:
-    text = (
-        "# managed by microk8s\n--secure-port=16443\n"
-        "--service-cluster-ip-range=10.152.183.0/24\n--allow-privileged=true\n"
-        "--authorization-mode=RBAC,Node\n--service-account-issuer='https://kubernetes.default.svc'\n"
-        "--profiling \n--v 2\n\n"
-    )
-    args = p.apiserver_args(text)
-    assert args["--allow-privileged"] == "true"
-    assert args["--authorization-mode"] == "RBAC,Node"
-    assert args["--service-account-issuer"] == "https://kubernetes.default.svc"
-    assert args["--profiling"] == "true" and args["--v"] == "2" and len(args) == 7
-
-
 def test_gst_inspect_missing() -> None:
     text = "No such element or plugin 'avenc_mjpeg'\nNo such element or plugin 'x'\n"
     assert p.gst_inspect_missing(text) == ["avenc_mjpeg", "x"]
     assert p.gst_inspect_missing("") == []
-
-
-def test_helm_list() -> None:
-    noisy = "WARNING: Kubernetes configuration file is group-readable.\n" + HELM_JSON
-    (rel,) = p.helm_list(noisy)
-    assert rel == p.HelmRelease("akri", "default", 1, "deployed", "akri-0.13.8", "0.13.8")
-    assert p.helm_list("[]\n") == []
 
 
 @pytest.mark.parametrize(
