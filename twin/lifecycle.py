@@ -25,6 +25,8 @@ from twin.faults import FAULTS
 from twin.machine.platform import DEFAULT_PLATFORM, PLATFORMS
 
 REPO = Path(__file__).resolve().parent.parent
+#: the twin target (fixtures/targets/twin.py) reads the platforms here, beside the twin itself
+__all__ = ["PLATFORMS", "Twin", "TwinEndpoint", "TwinError"]
 
 
 class TwinError(RuntimeError):
