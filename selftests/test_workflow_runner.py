@@ -16,49 +16,39 @@ import sys
 from pathlib import Path
 
 from selftests import suite_run
-from selftests.workflow_support import (
-    NIGHTLY_RUNNER,
-    REPO,
-    RUNNER_BASH,
-    help_options,
-    load,
-    module_calls,
-    step_script,
-    steps,
-    suite_step,
-)
+from selftests import workflow_support as wf
 
-SCRIPTS = REPO / ".github" / "scripts"
+SCRIPTS = wf.REPO / ".github" / "scripts"
 ENVIRONMENT = SCRIPTS / "runner-environment.py"
 KERNEL = "6.17.0-1010-azure"
 
 
 def test_the_runner_job_calls_the_suite_with_options_that_exist() -> None:
-    calls = module_calls(load(NIGHTLY_RUNNER))
+    calls = wf.module_calls(wf.load(wf.NIGHTLY_RUNNER))
     assert {"--target", "--microk8s-channel", "--akri-chart", "--reports-dir"} <= calls["pytest"]
     for module, used in sorted(calls.items()):
-        unknown = sorted(used - help_options(module))
+        unknown = sorted(used - wf.help_options(module))
         assert not unknown, f"nightly-runner.yml passes {unknown} to python3 -m {module}"
-    script = step_script(suite_step(load(NIGHTLY_RUNNER)))
+    script = wf.step_script(wf.suite_step(wf.load(wf.NIGHTLY_RUNNER)))
     assert re.search(r"\bpython3 -m pytest -k akri --target local\b", script)
 
 
 def test_it_runs_without_cloud_secrets_on_github_hosted_runners() -> None:
-    text = NIGHTLY_RUNNER.read_text()
+    text = wf.NIGHTLY_RUNNER.read_text()
     assert "secrets." not in text and "id-token" not in text
-    workflow = load(NIGHTLY_RUNNER)
+    workflow = wf.load(wf.NIGHTLY_RUNNER)
     assert workflow["on"]["schedule"] and "workflow_dispatch" in workflow["on"]
     (job,) = workflow["jobs"].values()
     assert job["runs-on"] == "${{ matrix.os }}"
     assert {"ubuntu-24.04", "ubuntu-26.04"} <= set(job["strategy"]["matrix"]["os"])
     assert job["strategy"]["fail-fast"] is False and 0 < job["timeout-minutes"] <= 120
     # the runner's signals on a cancel reach pytest: the step execs the script, which execs it
-    assert suite_step(workflow)["run"] == "exec bash .github/scripts/conformance-local.sh"
+    assert wf.suite_step(workflow)["run"] == "exec bash .github/scripts/conformance-local.sh"
 
 
 def test_microk8s_gets_akri_cis_lowered_eviction_thresholds_before_the_suite() -> None:
-    workflow = load(NIGHTLY_RUNNER)
-    names = [s.get("run", "") for _, s in steps(workflow)]
+    workflow = wf.load(wf.NIGHTLY_RUNNER)
+    names = [s.get("run", "") for _, s in wf.steps(workflow)]
     microk8s = next(i for i, run in enumerate(names) if "runner-microk8s.sh" in run)
     suite = next(i for i, run in enumerate(names) if "conformance-local.sh" in run)
     assert microk8s < suite
@@ -70,12 +60,12 @@ def test_microk8s_gets_akri_cis_lowered_eviction_thresholds_before_the_suite() -
 
 
 def test_reports_are_uploaded_and_summarised_on_every_outcome() -> None:
-    workflow = load(NIGHTLY_RUNNER)
-    by_action = {s["uses"].split("@")[0]: s for _, s in steps(workflow) if "uses" in s}
+    workflow = wf.load(wf.NIGHTLY_RUNNER)
+    by_action = {s["uses"].split("@")[0]: s for _, s in wf.steps(workflow) if "uses" in s}
     upload = by_action["actions/upload-artifact"]
     assert upload["if"] == "always()" and upload["with"]["path"] == "reports/"
     assert "matrix.os" in upload["with"]["name"] and "matrix.channel" in upload["with"]["name"]
-    (summary,) = [s for _, s in steps(workflow) if "runner-environment.py" in s.get("run", "")]
+    (summary,) = [s for _, s in wf.steps(workflow) if "runner-environment.py" in s.get("run", "")]
     assert summary["if"] == "always()" and "GITHUB_STEP_SUMMARY" in summary["run"]
 
 
@@ -101,13 +91,8 @@ def test_the_suite_accepts_the_runner_command_line(tmp_path: Path) -> None:
         AKRI_VERSION="0.13.26",
     )
     step = tmp_path / "step.sh"
-    step.write_text(suite_step(load(NIGHTLY_RUNNER))["run"])
-    proc = subprocess.run(
-        [*RUNNER_BASH, str(step)], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    collected = re.search(r"\b(?:\d+/)?(\d+) tests collected\b", proc.stdout)
-    assert collected and int(collected.group(1)) >= 34, proc.stdout
+    step.write_text(wf.suite_step(wf.load(wf.NIGHTLY_RUNNER))["run"])
+    wf.assert_suite_collects(step, env)
 
 
 def _environment(reports: Path) -> subprocess.CompletedProcess:

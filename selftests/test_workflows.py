@@ -29,8 +29,8 @@ from selftests.workflow_support import (
     NIGHTLY_RUNNER,
     REPO,
     REPO_SCRIPT,
-    RUNNER_BASH,
     SELFTESTS,
+    assert_suite_collects,
     help_options,
     load,
     module_calls,
@@ -184,18 +184,7 @@ def test_the_suite_accepts_the_nightly_command_line(tmp_path: Path, inputs: dict
         IMAGE_FAMILY=workflow["env"]["IMAGE_FAMILIES"].split()[0],
     )
     env.update({"GCE_NETWORK": "", "GCE_MACHINE_TYPE": "", **inputs})
-    proc = subprocess.run(
-        [*RUNNER_BASH, str(step_file)],
-        cwd=REPO,  # the workspace: the checkout
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    # per-camera cases (layer 60) make the count grow with --cameras: at least the 34 tests
-    collected = re.search(r"\b(?:\d+/)?(\d+) tests collected\b", proc.stdout)
-    assert collected and int(collected.group(1)) >= 34, proc.stdout
+    assert_suite_collects(step_file, env)
 
 
 def test_readme_nightly_section_names_what_the_workflows_do() -> None:

@@ -121,3 +121,21 @@ def help_options(module: str) -> set[str]:
     )
     assert proc.returncode == 0, f"python3 -m {module} --help failed:\n{proc.stderr[-2000:]}"
     return set(LONG_OPTION.findall(proc.stdout))
+
+
+def assert_suite_collects(step_file: Path, env: dict[str, str]) -> None:
+    """Run a suite step as the runner does (its python3 shimmed to collect only): it collects.
+
+    Per-camera cases (layer 60) make the count grow with --cameras: at least the 34 tests.
+    """
+    proc = subprocess.run(
+        [*RUNNER_BASH, str(step_file)],
+        cwd=REPO,  # the workspace: the checkout
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    collected = re.search(r"\b(?:\d+/)?(\d+) tests collected\b", proc.stdout)
+    assert collected and int(collected.group(1)) >= 34, proc.stdout

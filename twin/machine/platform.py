@@ -54,45 +54,41 @@ class Platform:
         return f"{abi}.{int(abi.rsplit('-', 1)[-1]) % 1000}"
 
 
-PLATFORMS: dict[str, Platform] = {
-    p.name: p
-    for p in (
-        Platform(
-            "ubuntu-24.04",
-            "24.04",
-            "24.04.1 LTS (Noble Numbat)",
-            "noble",
-            "6.8.0-1019-gcp",
-            "6.8.0-1020-gcp",
-            "6.8.12",
-            extras_package=True,
-            v4l2loopback_dkms="0.12.7-2ubuntu5.1",
-            gstreamer={
-                "libgstreamer1.0-0": "1.24.2-1ubuntu0.1",
-                "gstreamer1.0-tools": "1.24.2-1ubuntu0.1",
-                "gstreamer1.0-plugins-base": "1.24.2-1ubuntu0.2",
-                "gstreamer1.0-plugins-good": "1.24.2-1ubuntu1.1",
-                "gstreamer1.0-libav": "1.24.1-1build1",
-            },
-        ),
-        Platform(
-            "ubuntu-26.04",
-            "26.04",
-            "26.04.1 LTS (Resolute Raccoon)",
-            "resolute",
-            "7.0.0-1004-gcp",
-            "7.0.0-1005-gcp",
-            "7.0.0",
-            extras_package=False,
-            v4l2loopback_dkms="0.15.3-1ubuntu2",
-            gstreamer={
-                "libgstreamer1.0-0": "1.28.2-1",
-                "gstreamer1.0-tools": "1.28.2-1",
-                "gstreamer1.0-plugins-base": "1.28.2-1",
-                "gstreamer1.0-plugins-good": "1.28.2-1",
-                "gstreamer1.0-libav": "1.28.2-1",
-            },
-        ),
-    )
-}
+UBUNTU_2404 = Platform(
+    "ubuntu-24.04",
+    "24.04",
+    "24.04.1 LTS (Noble Numbat)",
+    "noble",
+    "6.8.0-1019-gcp",
+    "6.8.0-1020-gcp",
+    "6.8.12",
+    extras_package=True,
+    v4l2loopback_dkms="0.12.7-2ubuntu5.1",
+    gstreamer={
+        "libgstreamer1.0-0": "1.24.2-1ubuntu0.1",
+        "gstreamer1.0-tools": "1.24.2-1ubuntu0.1",
+        "gstreamer1.0-plugins-base": "1.24.2-1ubuntu0.2",
+        "gstreamer1.0-plugins-good": "1.24.2-1ubuntu1.1",
+        "gstreamer1.0-libav": "1.24.1-1build1",
+    },
+)
+UBUNTU_2604 = Platform(
+    "ubuntu-26.04",
+    "26.04",
+    "26.04.1 LTS (Resolute Raccoon)",
+    "resolute",
+    "7.0.0-1004-gcp",
+    "7.0.0-1005-gcp",
+    "7.0.0",
+    extras_package=False,
+    v4l2loopback_dkms="0.15.3-1ubuntu2",
+    gstreamer={
+        "libgstreamer1.0-0": "1.28.2-1",
+        "gstreamer1.0-tools": "1.28.2-1",
+        "gstreamer1.0-plugins-base": "1.28.2-1",
+        "gstreamer1.0-plugins-good": "1.28.2-1",
+        "gstreamer1.0-libav": "1.28.2-1",
+    },
+)
+PLATFORMS: dict[str, Platform] = {p.name: p for p in (UBUNTU_2404, UBUNTU_2604)}
 DEFAULT_PLATFORM = "ubuntu-24.04"
