@@ -38,6 +38,7 @@ class Run:
     code: int
     cases: list[dict] = field(default_factory=list)
     props: dict[str, str] = field(default_factory=dict)
+    progress_lines: int = 0  # live progress lines on its console (none with -q)
 
     def layer_seconds(self) -> dict[str, float]:
         """Seconds spent in each layer's tests (fixtures, i.e. installs, included)."""
@@ -70,8 +71,8 @@ class Run:
         return total
 
 
-def suite(*args: str, env: dict[str, str] | None = None) -> Run:
-    """Run `pytest -k akri` with args; parse its JUnit."""
+def suite(*args: str, env: dict[str, str] | None = None, quiet: bool = True) -> Run:
+    """Run `pytest -k akri` with args (and -q unless told otherwise); parse its JUnit."""
     with tempfile.TemporaryDirectory() as tmp:
         junit = Path(tmp) / "junit.xml"
         began = time.monotonic()
@@ -82,7 +83,7 @@ def suite(*args: str, env: dict[str, str] | None = None) -> Run:
                 "pytest",
                 "-k",
                 "akri",
-                "-q",
+                *(["-q"] if quiet else []),
                 f"--junitxml={junit}",
                 f"--reports-dir={tmp}/reports",
                 *args,
@@ -95,7 +96,8 @@ def suite(*args: str, env: dict[str, str] | None = None) -> Run:
         )
         wall = time.monotonic() - began
         root = ET.parse(junit).getroot()
-        run = Run(wall, proc.returncode)
+        lines = [x for x in proc.stdout.splitlines() if x.startswith(("install step", "waiting"))]
+        run = Run(wall, proc.returncode, progress_lines=len(lines))
         for prop in root.iter("property"):
             run.props[prop.get("name")] = prop.get("value")
         for case in root.iter("testcase"):
@@ -217,6 +219,19 @@ def scaling(repeat: int) -> tuple[list[str], dict[int, float]]:
     return rows, walls
 
 
+def progress_cost(repeat: int) -> list[str]:
+    """Q6: what live progress costs: healthy runs with its lines (the default) and with -q."""
+    rows = ["| healthy twin run | median seconds | progress lines | runs |", "|---|---|---|---|"]
+    pairs = [(suite(quiet=False), suite()) for _ in range(repeat)]  # interleaved: same load
+    for i, label in enumerate(("progress on (default)", "-q (progress off)")):
+        runs = [pair[i] for pair in pairs]
+        assert all(r.code == 0 for r in runs), f"a healthy run ({label}) is not green"
+        lines = statistics.median([r.progress_lines for r in runs])
+        walls = ", ".join(f"{r.wall:.1f}" for r in runs)
+        rows.append(f"| {label} | {median([r.wall for r in runs])} | {lines:g} | {walls} |")
+    return rows
+
+
 def main() -> None:
     """Run every benchmark and print/write the tables."""
     parser = argparse.ArgumentParser()
@@ -227,12 +242,17 @@ def main() -> None:
         default="one-device,broker-crashloop,frozen-frames",
         help="faults also run without gating, to show what gating saves",
     )
+    parser.add_argument("--only-progress", action="store_true", help="print section 6 only")
     args = parser.parse_args()
     began = time.monotonic()
+    if args.only_progress:
+        print("\n".join(progress_cost(args.repeat)))
+        return
     q1, healthy_wall = healthy(args.repeat)
     q2 = prepared(args.repeat)
     q3 = faults(tuple(args.ungated.split(",")) if args.ungated else ())
     q5, walls = scaling(args.repeat)
+    q6 = progress_cost(args.repeat)
     text = "\n".join(
         [
             "# Benchmarks",
@@ -263,6 +283,10 @@ def main() -> None:
             *q5,
             "",
             f"8 cameras / 2 cameras = {walls[8] / walls[2]:.2f}; healthy run {healthy_wall} s.",
+            "",
+            "## 6. What live progress costs (the other sections run with -q)",
+            "",
+            *q6,
             "",
         ]
     )

@@ -22,6 +22,7 @@ import paramiko
 import pytest
 
 from fixtures.transport.ssh import SshHost
+from fixtures.transport.sshlink import SshLink
 from twin.sshd import Sshd, SshdConfig, generate_ed25519
 
 FAKE_REBOOT = """#!/bin/sh
@@ -66,7 +67,7 @@ def sshd_fixture(workdir: Path, client_key: tuple[Path, str]) -> Iterator[Sshd]:
 
 def make_host(sshd: Sshd, key: Path, **kwargs: Any) -> SshHost:
     kwargs.setdefault("known_host_key", sshd.host_public_key)
-    return SshHost("127.0.0.1", sshd.port, "root", str(key), connect_timeout=3, **kwargs)
+    return SshHost(SshLink("127.0.0.1", sshd.port, "root", str(key), connect_timeout=3, **kwargs))
 
 
 @pytest.fixture(name="host")

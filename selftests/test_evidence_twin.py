@@ -48,7 +48,7 @@ def check_common(reports: Path, folder: Path, nodeid: str) -> dict[str, str]:
         c for c in ET.parse(reports / "junit.xml").iter("testcase") if c.get("name") == name
     )
     assert case.find("failure") is not None
-    assert f"diagnostics: {folder}" in (case.findtext("system-out") or "")
+    assert f"diagnostics: {folder.name}" in (case.findtext("system-out") or "")
 
     summary = (reports / "summary.md").read_text()
     assert f"`{nodeid}` (failed" in summary and f"`{folder}/`" in summary

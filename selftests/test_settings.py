@@ -43,6 +43,8 @@ def suite(pytester):
             "--twin-fault applies to --target twin only",
         ),
         (["--ssh-timeout", "-3"], {}, "--ssh-timeout"),
+        (["--progress-interval", "2"], {}, "accepted: a float from 5 to 300"),
+        ([], {"AKRI_E2E_PROGRESS_INTERVAL": "301"}, "--progress-interval (AKRI_E2E_PROGRESS"),
         (["--ssh-key", "/nonexistent/key"], {}, "existing private key"),
     ],
 )
@@ -74,6 +76,7 @@ def test_defaults_are_pinned_and_documented(suite):
         "--broker-image",
         "--streaming-app-image",
         "--reports-dir",
+        "--progress-interval",
         "--twin-fault",
     ):
         assert option in text

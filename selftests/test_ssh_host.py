@@ -15,6 +15,7 @@ from fixtures.transport import sshlink
 from fixtures.transport.host import CommandFailed, HostError, HostUnreachable
 from fixtures.transport.hostkeys import HostKeyMismatch, HostKeyUnknown, fingerprint
 from fixtures.transport.ssh import SshHost
+from fixtures.transport.sshlink import SshLink
 from selftests.sshd_support import (  # noqa: F401  (fixtures are found by name)
     client_key_fixture,
     echo_server,
@@ -130,7 +131,7 @@ def test_key_from_known_hosts_file_is_accepted(
 def test_insecure_mode_warns_with_the_fingerprint(
     sshd: Sshd, client_key: tuple[Path, str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    h = make_host(sshd, client_key[0], known_host_key=None, insecure_accept_any_host_key=True)
+    h = make_host(sshd, client_key[0], known_host_key=None, insecure=True)
     with caplog.at_level(logging.WARNING):
         h.connect(5)
     h.close()
@@ -140,12 +141,16 @@ def test_insecure_mode_warns_with_the_fingerprint(
 
 def test_bad_pinned_key_is_refused_before_connecting(client_key: tuple[Path, str]) -> None:
     with pytest.raises(HostError, match="cannot parse the pinned host key"):
-        SshHost("127.0.0.1", 1, "root", str(client_key[0]), known_host_key="ssh-ed25519 nope")
+        SshHost(
+            SshLink("127.0.0.1", 1, "root", str(client_key[0]), known_host_key="ssh-ed25519 nope")
+        )
 
 
 def test_refused_port_is_unreachable_within_the_deadline(client_key: tuple[Path, str]) -> None:
     with echo_server() as (port, _):
-        h = SshHost("127.0.0.1", port, "root", str(client_key[0]), known_host_key=client_key[1])
+        h = SshHost(
+            SshLink("127.0.0.1", port, "root", str(client_key[0]), known_host_key=client_key[1])
+        )
         start = time.monotonic()
         with pytest.raises(HostUnreachable) as e:
             h.connect(1.5)

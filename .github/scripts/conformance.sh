@@ -11,12 +11,14 @@
 # Compute API, and checks the DELETE arrives before the kill.
 #
 # Reads: GCP_PROJECT, GCE_ZONE, IMAGE_FAMILY, MICROK8S_CHANNEL, AKRI_CHART, KEEP, and the
-# optional AKRI_VERSION, GCE_NETWORK, GCE_MACHINE_TYPE (empty: the suite's defaults).
+# optional AKRI_VERSION, GCE_NETWORK, GCE_MACHINE_TYPE (empty: the suite's defaults) and
+# COMPARE_WITH (the previous scheduled run's reports of this cell, from previous-reports.sh).
 set -euo pipefail
 optional=()
 if [ -n "${AKRI_VERSION:-}" ]; then optional+=(--akri-version "$AKRI_VERSION"); fi
 if [ -n "${GCE_NETWORK:-}" ]; then optional+=(--gce-network "$GCE_NETWORK"); fi
 if [ -n "${GCE_MACHINE_TYPE:-}" ]; then optional+=(--gce-machine-type "$GCE_MACHINE_TYPE"); fi
+if [ -n "${COMPARE_WITH:-}" ]; then optional+=(--compare-with="$COMPARE_WITH"); fi
 exec python3 -m pytest -k akri --target gce \
   --gce-project "$GCP_PROJECT" \
   --gce-zone "$GCE_ZONE" \

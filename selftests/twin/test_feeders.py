@@ -10,32 +10,19 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from fixtures.install.steps.feeders import feeder_command
+from fixtures.node.spec import Camera
 from twin.feeders.manager import FeederManager
 from twin.feeders.pipeline import FeederError, _PartParser, redirect_sink
 from twin.feeders.units import Feeder
 from twin.machine.frames import DeviceFrames
 from twin.machine.pidns import NodeProcesses
 
-CAPS = "video/x-raw,width=640,height=480,framerate=10/1"
 
-
-def plan_argv(device: str, pattern: str = "ball", *extra: str) -> list[str]:
-    """The feeder command as the install plan passes it to systemd-run."""
-    return [
-        "gst-launch-1.0",
-        *extra,
-        "videotestsrc",
-        f"pattern={pattern}",
-        "!",
-        CAPS,
-        "!",
-        "jpegenc",
-        "!",
-        "image/jpeg,parsed=true",
-        "!",
-        "v4l2sink",
-        f"device={device}",
-    ]
+def plan_argv(number: int, *extra: str) -> list[str]:
+    """The feeder command the install plan runs for camera N (extra options after the program)."""
+    program, *rest = feeder_command(Camera(number))
+    return [program, *extra, *rest]
 
 
 def wait_until(cond: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -87,11 +74,12 @@ def make_manager(
 
 
 def test_redirect_sink_replaces_only_the_sink() -> None:
-    red = redirect_sink([*plan_argv("/dev/video2")[:-1], "device=/dev/video2", "io-mode=2"])
+    red = redirect_sink([*plan_argv(2)[:-1], "device=/dev/video2", "io-mode=2"])
     assert red.devnode == "/dev/video2"
     assert red.sink_name == "v4l2sink0"
-    assert red.argv[:10] == plan_argv("/dev/video2")[:10]
-    assert red.argv[10:] == ["multipartmux", "boundary=frame", "!", "fdsink", "fd=3", "sync=true"]
+    kept = plan_argv(2).index("v4l2sink")  # everything before the sink stays as it was
+    assert red.argv[:kept] == plan_argv(2)[:kept]
+    assert red.argv[kept:] == ["multipartmux", "boundary=frame", "!", "fdsink", "fd=3", "sync=true"]
 
 
 def test_redirect_sink_leaves_room_to_show_the_command_as_run() -> None:
@@ -141,7 +129,7 @@ def test_real_feeder_publishes_live_jpegs_and_stops_cleanly(
     make_manager: Callable[..., FeederManager], devices: dict[str, DeviceFrames]
 ) -> None:
     mgr = make_manager()
-    argv = plan_argv("/dev/video1", "ball", "-v")
+    argv = plan_argv(1, "-v")
     feeder = mgr.start("akri-feeder-video1", argv)
     assert feeder.state == "active" and len(mgr.pids()) == 1
     (outer,) = mgr.pids()
@@ -161,7 +149,7 @@ def test_real_feeder_publishes_live_jpegs_and_stops_cleanly(
         assert (img.format, img.size) == ("JPEG", (640, 480))
     assert dev.format == "JPEG:640x480@30"
     with pytest.raises(FeederError, match="already loaded"):
-        mgr.start("akri-feeder-video1", plan_argv("/dev/video1"))
+        mgr.start("akri-feeder-video1", plan_argv(1))
     mgr.stop("akri-feeder-video1")
     assert (feeder.state, feeder.result) == ("inactive", "success")
     assert not alive(outer) and mgr.pids() == []
@@ -172,7 +160,7 @@ def test_real_feeder_publishes_live_jpegs_and_stops_cleanly(
 
 
 def test_missing_device_fails_like_gst(make_manager: Callable[..., FeederManager]) -> None:
-    feeder = make_manager().start("akri-feeder-video3", plan_argv("/dev/video3"))
+    feeder = make_manager().start("akri-feeder-video3", plan_argv(3))
     assert (feeder.state, feeder.result, feeder.exit_status) == ("failed", "exit-code", 255)
     log = "\n".join(feeder.log)
     assert (
@@ -185,9 +173,7 @@ def test_missing_device_fails_like_gst(make_manager: Callable[..., FeederManager
 def test_feeder_down_fault_kills_before_first_frame(
     make_manager: Callable[..., FeederManager], devices: dict[str, DeviceFrames]
 ) -> None:
-    feeder = make_manager(frozenset({"feeder-down"})).start(
-        "akri-feeder-video2", plan_argv("/dev/video2", "smpte")
-    )
+    feeder = make_manager(frozenset({"feeder-down"})).start("akri-feeder-video2", plan_argv(2))
     wait_until(lambda: feeder.state == "failed")
     assert (feeder.result, feeder.exit_status) == ("signal", 9)
     assert devices["/dev/video2"].latest() is None
@@ -198,21 +184,21 @@ def test_device_gone_fails_its_feeder(
     make_manager: Callable[..., FeederManager], devices: dict[str, DeviceFrames]
 ) -> None:
     mgr = make_manager()
-    feeder: Feeder = mgr.start("akri-feeder-video2", plan_argv("/dev/video2", "smpte"))
+    feeder: Feeder = mgr.start("akri-feeder-video2", plan_argv(2))
     assert devices["/dev/video2"].wait_newer(0, 10) is not None
     (outer,) = mgr.pids()
     mgr.device_gone("/dev/video2")
     assert (feeder.state, feeder.result, feeder.exit_status) == ("failed", "exit-code", 1)
     assert "Device '/dev/video2' has disappeared." in "\n".join(feeder.log)
     assert mgr.pids() == [] and not alive(outer)
-    again = mgr.start("akri-feeder-video2", plan_argv("/dev/video2"))
+    again = mgr.start("akri-feeder-video2", plan_argv(2))
     assert again.state == "active" and again is mgr.get("akri-feeder-video2")
 
 
 def test_pipeline_that_ends_leaves_unit_inactive(
     make_manager: Callable[..., FeederManager], devices: dict[str, DeviceFrames]
 ) -> None:
-    argv = plan_argv("/dev/video1")
+    argv = plan_argv(1)
     argv.insert(2, "num-buffers=2")
     mgr = make_manager()
     feeder = mgr.start("akri-feeder-video1", argv)
