@@ -80,8 +80,7 @@ class NodeDaemon:
         self.app = StreamingAppWatcher(self.store, self.akri, self.node.device, faults)
         self.snap: dict | None = None
         self.microk8s_ready = threading.Event()
-        self._cluster_started = False
-        self._dropped_once = False
+        self._cluster_started = self._dropped_once = False
         self.tools = load()
         self.sshd: Sshd | None = None
         self._timers: list[threading.Timer] = []
@@ -213,6 +212,7 @@ class NodeDaemon:
     def _microk8s_up(self) -> None:
         if not self._cluster_started:
             self._cluster_started = True
+            self.cluster.system = (self.node.platform.pretty, self.node.state.kernel)
             self.cluster.start()
             self.cluster.bootstrap()
             if "dns-disabled" not in self.faults and channel_minor(self.snap["channel"]) >= 27:

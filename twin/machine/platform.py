@@ -37,11 +37,15 @@ class Platform:
     v4l2loopback_dkms: str
     gstreamer: dict[str, str]
 
+    @property
+    def pretty(self) -> str:
+        """os-release's PRETTY_NAME (and the Kubernetes Node's osImage), e.g. Ubuntu 24.04.1 LTS."""
+        return f"Ubuntu {self.release.split(' (')[0]}"
+
     def os_release(self) -> str:
         """/etc/os-release of the release."""
-        pretty = f"Ubuntu {self.release.split(' (')[0]}"
         return (
-            f'PRETTY_NAME="{pretty}"\nNAME="Ubuntu"\nVERSION_ID="{self.version_id}"\n'
+            f'PRETTY_NAME="{self.pretty}"\nNAME="Ubuntu"\nVERSION_ID="{self.version_id}"\n'
             f'VERSION="{self.release}"\nVERSION_CODENAME={self.codename}\nID=ubuntu\n'
             f'ID_LIKE=debian\nHOME_URL="https://www.ubuntu.com/"\n'
             f"UBUNTU_CODENAME={self.codename}\n"
