@@ -47,6 +47,12 @@ def test_happy_path_creates_checks_and_deletes(tmp_path, twin_node):  # noqa: F8
     assert body["machineType"] == f"zones/{ZONE}/machineTypes/e2-standard-4"
     access = body["networkInterfaces"][0]["accessConfigs"][0]
     assert access == {"name": "External NAT", "type": "ONE_TO_ONE_NAT"}
+    # Secure Boot asked off, explicitly (docs/facts.md#secure-boot)
+    assert body["shieldedInstanceConfig"] == {
+        "enableSecureBoot": False,
+        "enableVtpm": True,
+        "enableIntegrityMonitoring": True,
+    }
     props = run.properties
     assert props["gce_image"].endswith("/global/images/ubuntu-2404-lts-amd64-v20261101")
     assert props["gce_instance"] == name and props["target"] == "gce"

@@ -66,3 +66,22 @@ def test_second_run_against_a_prepared_node_changes_nothing():
             assert len(again) == len(akri_demo_plan())
         finally:
             host.close()
+
+
+@pytest.mark.slow
+def test_the_local_target_is_never_rebooted_and_says_so():
+    """A node that asks for a reboot, as the local target: the plan reports it, goes on."""
+    settings = defaults(target="local")
+    upgrade, reboot = akri_demo_plan()[:2]
+    with Twin(["reboot-required"]) as endpoint:
+        host = twin_host(endpoint)
+        try:
+            boot_id = host.boot_id()
+            plan = InstallPlan([upgrade, reboot], StepContext(host, settings))
+            results = plan.run_through("v4l2loopback")
+            assert host.boot_id() == boot_id, "the machine running the suite was rebooted"
+        finally:
+            host.close()
+    assert [r.status for r in results] == ["changed", "changed"], results
+    assert results[1].message.startswith("reboot required by linux-image-"), results[1]
+    assert "not done on the local target" in results[1].message

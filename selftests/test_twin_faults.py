@@ -1,9 +1,11 @@
 """The suite against the twin, as a user runs it: healthy, every fault, every perturbation.
 
-Each run is `python -m pytest -k akri` in a subprocess with its own reports directory; the
-JUnit file says which test failed, which were skipped and why. A fault must fail the test the
-fault table names (twin/faults.py), skip everything after it naming a failed test, and say
-what it observed; a perturbation must leave the suite green.
+Every fault runs on the default platform (Ubuntu 24.04); the host layers' faults (v4l2loopback,
+gstreamer), where the platforms differ, run on Ubuntu 26.04 too (`--twin-platform`). Each run
+is `python -m pytest -k akri` in a subprocess with its own reports directory; the JUnit file
+says which test failed, which were skipped and why. A fault must fail the test the fault table
+names (twin/faults.py), skip everything after it naming a failed test, and say what it
+observed; a perturbation must leave the suite green.
 """
 
 import signal
@@ -22,6 +24,11 @@ from twin.faults import FAULTS
 REPO = Path(__file__).resolve().parent.parent
 LAYER_FAULTS = [f for f in FAULTS.values() if f.layer in LAYERS]
 PERTURBATIONS = [f for f in FAULTS.values() if f.layer is None]
+HOST_LAYERS = ("v4l2loopback", "gstreamer")
+#: (fault, platform): every fault on 24.04, the host layers' faults on 26.04 as well
+FAULT_RUNS = [(f, "ubuntu-24.04") for f in LAYER_FAULTS] + [
+    (f, "ubuntu-26.04") for f in LAYER_FAULTS if f.layer in HOST_LAYERS
+]
 
 
 def run_suite(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess, list[dict]]:
@@ -60,10 +67,16 @@ def _layer(case: dict) -> int:
     return next(i for i, layer in enumerate(LAYERS) if module.endswith(layer))
 
 
+def _run_id(run: tuple) -> str:
+    fault, platform = run
+    return fault.name if platform == "ubuntu-24.04" else f"{fault.name}-{platform}"
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("fault", LAYER_FAULTS, ids=lambda f: f.name)
-def test_fault_fails_its_layer_only(tmp_path, fault):
-    proc, cases = run_suite(tmp_path, "--twin-fault", fault.name, *fault.args)
+@pytest.mark.parametrize("fault,platform", FAULT_RUNS, ids=[_run_id(r) for r in FAULT_RUNS])
+def test_fault_fails_its_layer_only(tmp_path, fault, platform):
+    platform_args = () if platform == "ubuntu-24.04" else ("--twin-platform", platform)
+    proc, cases = run_suite(tmp_path, "--twin-fault", fault.name, *fault.args, *platform_args)
     assert proc.returncode == 1, proc.stdout[-3000:]
     # a parametrized test (one case per camera) fails when one of its cases fails
     mine = [c for c in cases if c["name"].split("[")[0] == fault.test]
@@ -101,6 +114,28 @@ def test_perturbation_passes(tmp_path, fault):
         assert props["install.reboot-if-required"].startswith("changed"), props
     if fault.name == "ssh-drop":  # the connection really dropped, and the suite reconnected
         assert int(props["ssh_reconnects"]) >= 1, props
+
+
+#: what the suite records on each platform: the loaded version and where it was read, the
+#: module's source, the release (docs/facts.md#ubuntu-2604)
+PLATFORM_VERSIONS = {
+    "ubuntu-24.04": ("0.12.7 (kernel log)", "dkms", "Ubuntu 24.04.1 LTS"),
+    "ubuntu-26.04": ("0.15.3 (/sys/module/v4l2loopback/version)", "dkms", "Ubuntu 26.04.1 LTS"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("platform", sorted(PLATFORM_VERSIONS))
+def test_healthy_twin_on_each_platform(tmp_path, platform):
+    proc, cases = run_suite(tmp_path, "--twin-platform", platform)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert len(cases) >= 30 and all(c["outcome"] == "passed" for c in cases)
+    props = {
+        p.get("name"): p.get("value")
+        for p in ET.parse(tmp_path / "junit.xml").getroot().iter("property")
+    }
+    seen = (props.get("v4l2loopback"), props.get("v4l2loopback_source"), props.get("os"))
+    assert seen == PLATFORM_VERSIONS[platform], props
 
 
 def processes_of(state_dir: str) -> dict[int, str]:

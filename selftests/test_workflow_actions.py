@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from selftests.workflow_support import NIGHTLY, RUNNER_BASH, SELFTESTS, load, steps
+from selftests.workflow_support import NIGHTLY, NIGHTLY_RUNNER, RUNNER_BASH, SELFTESTS, load, steps
 
 PINNED = re.compile(r"(?P<action>[\w.-]+/[\w.-]+(?:/[\w./-]+)?)@(?P<sha>[0-9a-f]{40})")
 USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)\s*(?P<comment>#.*)?$")
@@ -49,7 +49,7 @@ def talks_to_google(job: dict[str, Any]) -> bool:
     )
 
 
-@pytest.mark.parametrize("path", [NIGHTLY, SELFTESTS], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [NIGHTLY, NIGHTLY_RUNNER, SELFTESTS], ids=lambda p: p.name)
 def test_every_action_is_pinned_by_commit_sha_with_its_version(path: Path) -> None:
     lines = uses_lines(path)
     parsed = [s["uses"] for _, s in steps(load(path)) if "uses" in s]

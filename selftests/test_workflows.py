@@ -19,7 +19,6 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -27,50 +26,21 @@ from fixtures import settings
 from selftests.workflow_support import (
     CONFORMANCE_SCRIPT,
     NIGHTLY,
+    NIGHTLY_RUNNER,
     REPO,
     REPO_SCRIPT,
-    RUNNER_BASH,
     SELFTESTS,
+    assert_suite_collects,
+    help_options,
     load,
+    module_calls,
     step_script,
     steps,
     suite_step,
     tool,
 )
 
-MODULE_CALL = re.compile(r"\bpython3? -m ([A-Za-z_][\w.]*)")
-LONG_OPTION = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
 DISPATCH_INPUTS = {"microk8s-channel", "image-family", "akri-chart", "akri-version", "zone", "keep"}
-
-
-def module_calls(workflow: dict[str, Any]) -> dict[str, set[str]]:
-    """module -> the long options the workflow's run scripts pass to `python3 -m module`."""
-    calls: dict[str, set[str]] = {}
-    for job_id, step in steps(workflow):
-        script = step_script(step)
-        modules = set(MODULE_CALL.findall(script))
-        if not modules:
-            continue
-        # One module per step, so each option found in the script (the command and the array
-        # of optional arguments built before it) belongs to that module without guessing.
-        assert len(modules) == 1, f"{job_id}: one python module per step, found {modules}"
-        calls.setdefault(modules.pop(), set()).update(LONG_OPTION.findall(script))
-    return calls
-
-
-def help_options(module: str) -> set[str]:
-    """The long options `python3 -m module --help` lists, run from the checkout."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AKRI_E2E_")}
-    proc = subprocess.run(
-        [sys.executable, "-m", module, "--help"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, f"python3 -m {module} --help failed:\n{proc.stderr[-2000:]}"
-    return set(LONG_OPTION.findall(proc.stdout))
 
 
 def test_actionlint_is_clean() -> None:
@@ -82,6 +52,7 @@ def test_actionlint_is_clean() -> None:
             f"-shellcheck={tool('shellcheck')}",
             "-pyflakes=",
             str(NIGHTLY.relative_to(REPO)),
+            str(NIGHTLY_RUNNER.relative_to(REPO)),
             str(SELFTESTS.relative_to(REPO)),
         ],
         cwd=REPO,
@@ -93,7 +64,8 @@ def test_actionlint_is_clean() -> None:
 
 
 def test_repository_scripts_exist_and_are_shellcheck_clean() -> None:
-    called = {p for path in (NIGHTLY, SELFTESTS) for p in REPO_SCRIPT.findall(path.read_text())}
+    workflows = (NIGHTLY, NIGHTLY_RUNNER, SELFTESTS)
+    called = {p for path in workflows for p in REPO_SCRIPT.findall(path.read_text())}
     assert str(CONFORMANCE_SCRIPT.relative_to(REPO)) in called
     files = [str(REPO / path) for path in sorted(called)]
     assert all(Path(f).is_file() for f in files), files
@@ -212,18 +184,7 @@ def test_the_suite_accepts_the_nightly_command_line(tmp_path: Path, inputs: dict
         IMAGE_FAMILY=workflow["env"]["IMAGE_FAMILIES"].split()[0],
     )
     env.update({"GCE_NETWORK": "", "GCE_MACHINE_TYPE": "", **inputs})
-    proc = subprocess.run(
-        [*RUNNER_BASH, str(step_file)],
-        cwd=REPO,  # the workspace: the checkout
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    # per-camera cases (layer 60) make the count grow with --cameras: at least the 34 tests
-    collected = re.search(r"\b(?:\d+/)?(\d+) tests collected\b", proc.stdout)
-    assert collected and int(collected.group(1)) >= 34, proc.stdout
+    assert_suite_collects(step_file, env)
 
 
 def test_readme_nightly_section_names_what_the_workflows_do() -> None:

@@ -22,6 +22,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 WORKFLOWS = REPO / ".github" / "workflows"
 NIGHTLY = WORKFLOWS / "nightly.yml"
+NIGHTLY_RUNNER = WORKFLOWS / "nightly-runner.yml"
 SELFTESTS = WORKFLOWS / "selftests.yml"
 CONFORMANCE_SCRIPT = REPO / ".github" / "scripts" / "conformance.sh"
 REPO_SCRIPT = re.compile(r"\.github/scripts/[\w.-]+\.sh")
@@ -86,3 +87,55 @@ def run_script(
         timeout=60,
     )
     return proc.returncode, proc.stdout + proc.stderr, outputs.read_text()
+
+
+MODULE_CALL = re.compile(r"\bpython3? -m ([A-Za-z_][\w.]*)")
+LONG_OPTION = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
+
+
+def module_calls(workflow: dict[str, Any]) -> dict[str, set[str]]:
+    """module -> the long options the workflow's run scripts pass to `python3 -m module`."""
+    calls: dict[str, set[str]] = {}
+    for job_id, step in steps(workflow):
+        script = step_script(step)
+        modules = set(MODULE_CALL.findall(script))
+        if not modules:
+            continue
+        # One module per step, so each option found in the script (the command and the array
+        # of optional arguments built before it) belongs to that module without guessing.
+        assert len(modules) == 1, f"{job_id}: one python module per step, found {modules}"
+        calls.setdefault(modules.pop(), set()).update(LONG_OPTION.findall(script))
+    return calls
+
+
+def help_options(module: str) -> set[str]:
+    """The long options `python3 -m module --help` lists, run from the checkout."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AKRI_E2E_")}
+    proc = subprocess.run(
+        [sys.executable, "-m", module, "--help"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, f"python3 -m {module} --help failed:\n{proc.stderr[-2000:]}"
+    return set(LONG_OPTION.findall(proc.stdout))
+
+
+def assert_suite_collects(step_file: Path, env: dict[str, str]) -> None:
+    """Run a suite step as the runner does (its python3 shimmed to collect only): it collects.
+
+    Per-camera cases (layer 60) make the count grow with --cameras: at least the 34 tests.
+    """
+    proc = subprocess.run(
+        [*RUNNER_BASH, str(step_file)],
+        cwd=REPO,  # the workspace: the checkout
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    collected = re.search(r"\b(?:\d+/)?(\d+) tests collected\b", proc.stdout)
+    assert collected and int(collected.group(1)) >= 34, proc.stdout

@@ -45,12 +45,15 @@ def test_v4l2loopback_loaded(module):
 
 @pytest.mark.prereq("test_v4l2loopback_loaded")
 def test_v4l2loopback_version(module, versions):
-    """The loaded module is >= 0.12.5 (kernel log; modinfo only knows >= 0.13).
+    """The loaded module is >= 0.12.5 (sysfs and modinfo know >= 0.13, the kernel log any).
 
-    See docs/facts.md#v4l2loopback-version-source.
+    See docs/facts.md#v4l2loopback-version-source; the module's source (prebuilt or DKMS) is
+    recorded beside it (docs/facts.md#v4l2loopback-prebuilt).
     """
-    versions["v4l2loopback"] = module.version or "unknown"
+    version, read_from = module.version_and_source
+    versions["v4l2loopback"] = f"{version} ({read_from})" if version else "unknown"
     versions["v4l2loopback_package"] = module.package
+    versions["v4l2loopback_source"] = module.source or "unknown"
     problem = module.version_problem()
     assert problem is None, problem
 

@@ -2,10 +2,10 @@
 
 It owns the node model, the real feeders, the fake Kubernetes API server, the kubelet and Akri
 models, the streaming app and the sshd itself, and answers the tool shims over a Unix socket.
-`python -m twin.daemon --state DIR [--fault NAME ...] [--deployment akri-docs --spec JSON]`
-prints one JSON line when the node is reachable (address, port, user, client key, host key),
-after deploying it by hand first if asked (`twin.deployment`), and stops everything it started
-on SIGTERM or SIGINT.
+`python -m twin.daemon --state DIR [--fault NAME ...] [--platform ubuntu-26.04] [--deployment
+akri-docs --spec JSON]` prints one JSON line when the node is reachable (address, port, user,
+client key, host key), after deploying it by hand first if asked (`twin.deployment`), and stops
+everything it started on SIGTERM or SIGINT. `--platform` picks the Ubuntu release it models.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from twin.kubeapi.store import ObjectStore
 from twin.kubectl.cli import Kubectl
 from twin.machine.node import Node
 from twin.machine.pidns import NodeProcesses
+from twin.machine.platform import DEFAULT_PLATFORM, PLATFORMS
 from twin.machine.udev import UdevDevice
 from twin.sshd import Sshd, SshdConfig, generate_ed25519
 from twin.streaming.watch import StreamingAppWatcher
@@ -59,11 +60,12 @@ class NodeDaemon:
         faults: frozenset[str],
         deployment: str = "none",
         spec: DeploymentSpec | None = None,
+        platform: str = DEFAULT_PLATFORM,
     ) -> None:
         self.dir = state_dir
         self.faults = faults
         self.deployment, self.spec = deployment, spec or DeploymentSpec()
-        self.node = Node(state_dir, faults)
+        self.node = Node(state_dir, faults, platform)
         self.procs = NodeProcesses(state_dir)
         self.feeders = FeederManager(
             state_dir / "feeders", self.node.device, faults, self.procs, self.gst_env()
@@ -78,8 +80,7 @@ class NodeDaemon:
         self.app = StreamingAppWatcher(self.store, self.akri, self.node.device, faults)
         self.snap: dict | None = None
         self.microk8s_ready = threading.Event()
-        self._cluster_started = False
-        self._dropped_once = False
+        self._cluster_started = self._dropped_once = False
         self.tools = load()
         self.sshd: Sshd | None = None
         self._timers: list[threading.Timer] = []
@@ -211,6 +212,7 @@ class NodeDaemon:
     def _microk8s_up(self) -> None:
         if not self._cluster_started:
             self._cluster_started = True
+            self.cluster.system = (self.node.platform.pretty, self.node.state.kernel)
             self.cluster.start()
             self.cluster.bootstrap()
             if "dns-disabled" not in self.faults and channel_minor(self.snap["channel"]) >= 27:
@@ -269,21 +271,19 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m twin.daemon")
     parser.add_argument("--state", required=True, type=Path)
     parser.add_argument("--fault", action="append", default=[])
+    parser.add_argument("--platform", default=DEFAULT_PLATFORM, choices=sorted(PLATFORMS))
     parser.add_argument("--deployment", default="none")
     parser.add_argument("--spec", default="{}", help="DeploymentSpec fields as JSON")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
-    )
+    fmt = "%(asctime)s %(name)s %(levelname)s %(message)s"
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format=fmt)
     stopping = threading.Event()
     parent = os.getppid()
     _stop_with_parent()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda *_: stopping.set())
     spec = DeploymentSpec(**json.loads(args.spec))
-    daemon = NodeDaemon(args.state, frozenset(args.fault), args.deployment, spec)
+    daemon = NodeDaemon(args.state, frozenset(args.fault), args.deployment, spec, args.platform)
     try:
         endpoint = daemon.start()
         sys.stdout.write(json.dumps(endpoint) + "\n")

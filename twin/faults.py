@@ -59,6 +59,13 @@ FAULTS: dict[str, Fault] = {
             observed="`modprobe v4l2loopback` exited 0 but v4l2loopback is not loaded",
         ),
         Fault(
+            "secure-boot",
+            "Secure Boot is on: the kernel refuses the DKMS-signed v4l2loopback",
+            "v4l2loopback",
+            "test_v4l2loopback_install",
+            observed="Secure Boot is on",
+        ),
+        Fault(
             "deployed-node-rebooted",
             "a node deployed by hand (akri-docs) rebooted: the module and feeders are gone",
             "v4l2loopback",

@@ -22,8 +22,11 @@ from pathlib import Path
 
 from twin.deployment import DEPLOY_DEADLINE, DEPLOYMENTS
 from twin.faults import FAULTS
+from twin.machine.platform import DEFAULT_PLATFORM, PLATFORMS
 
 REPO = Path(__file__).resolve().parent.parent
+#: the twin target (fixtures/targets/twin.py) reads the platforms here, beside the twin itself
+__all__ = ["PLATFORMS", "Twin", "TwinEndpoint", "TwinError"]
 
 
 class TwinError(RuntimeError):
@@ -50,7 +53,11 @@ class Twin:
         start_timeout: float | None = None,
         deployment: str = "none",
         spec: dict[str, object] | None = None,
+        platform: str = DEFAULT_PLATFORM,
     ) -> None:
+        if platform not in PLATFORMS:
+            raise ValueError(f"unknown twin platform {platform!r}; known: {', '.join(PLATFORMS)}")
+        self.platform = platform
         unknown = [f for f in faults if f not in FAULTS]
         if unknown:
             raise ValueError(f"unknown twin fault(s) {unknown}; known: {', '.join(FAULTS)}")
@@ -81,6 +88,7 @@ class Twin:
         cmd = [sys.executable, "-m", "twin.daemon", "--state", str(self.dir)]
         for fault in self.faults:
             cmd += ["--fault", fault]
+        cmd += ["--platform", self.platform]
         if self.deployment != "none":
             cmd += ["--deployment", self.deployment, "--spec", json.dumps(self.spec)]
         log = open(self.dir / "daemon.log", "wb")  # noqa: SIM115 - owned by the child

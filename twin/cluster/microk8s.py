@@ -58,8 +58,8 @@ class Cluster:
         self.boot_id = str(uuid.uuid4())
         self._lock = threading.RLock()
         self._pass_lock = threading.RLock()  # held while a reconcile pass writes
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
+        self._wake, self._stopping = threading.Event(), threading.Event()
+        self.system = objects.SYSTEM  # (osImage, kernelVersion): the daemon gives its platform's
         self._thread: threading.Thread | None = None
         self._running = True
         self._timers: list[tuple[float, int, Callable[[], None] | None]] = []
@@ -120,7 +120,7 @@ class Cluster:
         """Create what a fresh MicroK8s has: namespaces, the kubernetes Service, the Node, CNI."""
         fresh = [objects.namespace(ns) for ns in objects.SYSTEM_NAMESPACES]
         fresh += objects.kubernetes_service()
-        fresh.append(objects.node(self.node_name, self.boot_id, self.pressure))
+        fresh.append(objects.node(self.node_name, self.boot_id, self.pressure, self.system))
         fresh += addons.calico()
         self._create_missing(fresh)
 

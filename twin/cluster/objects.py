@@ -25,6 +25,8 @@ CLUSTER_DNS_IP = "10.152.183.10"
 CONTAINER_RUNTIME = "containerd://1.7.28"
 OS_IMAGE = "Ubuntu 24.04.1 LTS"
 KERNEL_VERSION = "6.8.0-1019-gcp"
+#: the Node's (osImage, kernelVersion) by default
+SYSTEM = (OS_IMAGE, KERNEL_VERSION)
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
@@ -90,8 +92,13 @@ def kubernetes_service() -> list[dict]:
     return [service, endpoints]
 
 
-def node(name: str, boot_id: str, pressure: frozenset[str] = frozenset()) -> dict:
-    """The single MicroK8s Node, Ready, with its capacity and system info."""
+def node(
+    name: str,
+    boot_id: str,
+    pressure: frozenset[str] = frozenset(),
+    system: tuple[str, str] = SYSTEM,
+) -> dict:
+    """The single MicroK8s Node, Ready, with its capacity and system info (osImage, kernel)."""
     capacity = {
         "cpu": "4",
         "ephemeral-storage": "49836032Ki",
@@ -132,12 +139,12 @@ def node(name: str, boot_id: str, pressure: frozenset[str] = frozenset()) -> dic
                 "architecture": "amd64",
                 "bootID": boot_id,
                 "containerRuntimeVersion": CONTAINER_RUNTIME,
-                "kernelVersion": KERNEL_VERSION,
+                "kernelVersion": system[1],
                 "kubeProxyVersion": KUBE_VERSION,
                 "kubeletVersion": KUBE_VERSION,
                 "machineID": uuid.uuid5(uuid.NAMESPACE_DNS, name).hex,
                 "operatingSystem": "linux",
-                "osImage": OS_IMAGE,
+                "osImage": system[0],
                 "systemUUID": str(uuid.uuid5(uuid.NAMESPACE_URL, name)),
             },
         },

@@ -20,23 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from twin.machine.frames import DeviceFrames
+from twin.machine.platform import DEFAULT_PLATFORM, PLATFORMS, Platform
 
 HOSTNAME = "akri-edge-twin"
-KERNEL = "6.8.0-1019-gcp"
-UPGRADED_KERNEL = "6.8.0-1020-gcp"
-KERNEL_VERSION_FIELD = "6.8.12"
 V4L2_MAJOR = 81
 MAX_DEVICES = 8
-OS_RELEASE = """PRETTY_NAME="Ubuntu 24.04.1 LTS"
-NAME="Ubuntu"
-VERSION_ID="24.04"
-VERSION="24.04.1 LTS (Noble Numbat)"
-VERSION_CODENAME=noble
-ID=ubuntu
-ID_LIKE=debian
-HOME_URL="https://www.ubuntu.com/"
-UBUNTU_CODENAME=noble
-"""
 DEV_NODES = {"null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8), "urandom": (1, 9)}
 
 
@@ -49,11 +37,18 @@ def _video_gid() -> int:
 
 
 class SysfsDevice(DeviceFrames):
-    """A device buffer that writes its sysfs `format` file when a producer sets the format."""
+    """A device buffer that writes its sysfs `format` file when a producer sets the format.
 
-    def __init__(self, devnode: str, format_file: Path) -> None:
+    From 0.13 the device also has a `state` attribute: `output` until a producer attaches,
+    `capture` once it writes (docs/facts.md#ubuntu-2604).
+    """
+
+    def __init__(self, devnode: str, format_file: Path, has_state: bool = False) -> None:
         super().__init__(devnode)
         self.format_file = format_file
+        self.state_file = format_file.parent / "state" if has_state else None
+        if self.state_file is not None:
+            self.state_file.write_text("output\n")
 
     def publish(self, jpeg: bytes) -> None:
         """Store the frame; the first one sets the format, as v4l2loopback does."""
@@ -61,6 +56,8 @@ class SysfsDevice(DeviceFrames):
         super().publish(jpeg)
         if self.format != before and self.format_file.parent.exists():
             self.format_file.write_text(self.format + "\n")
+            if self.state_file is not None:
+                self.state_file.write_text("capture\n")
 
 
 @dataclass
@@ -78,11 +75,11 @@ class LoadedModule:
 class NodeState:
     """Everything the node model knows, guarded by one lock."""
 
-    kernel: str = KERNEL
+    kernel: str
     boot_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     booted_at: float = field(default_factory=time.monotonic)
     packages: dict[str, str] = field(default_factory=dict)
-    kernels: list[str] = field(default_factory=lambda: [KERNEL])
+    kernels: list[str] = field(default_factory=list)
     module: LoadedModule | None = None
     videodev_loaded: bool = False
     dmesg: list[tuple[float, str]] = field(default_factory=list)
@@ -93,12 +90,16 @@ class NodeState:
 class Node:
     """Filesystem-backed node state plus the kernel-side model of v4l2loopback."""
 
-    def __init__(self, state_dir: Path, faults: frozenset[str]) -> None:
+    def __init__(
+        self, state_dir: Path, faults: frozenset[str], platform: str = DEFAULT_PLATFORM
+    ) -> None:
         self.dir = state_dir
         self.root = state_dir / "root"
         self.faults = faults
+        self.platform: Platform = PLATFORMS[platform]
         self.lock = threading.RLock()
-        self.state = NodeState()
+        kernel = self.platform.kernel
+        self.state = NodeState(kernel=kernel, kernels=[kernel])
         self._lay_out()
 
     # -- files ------------------------------------------------------------------------------
@@ -106,7 +107,7 @@ class Node:
         for sub in ("dev", "sys", "etc-upper", "etc-work", "var-upper", "var-work"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self._fresh_run()
-        self.etc("os-release", OS_RELEASE)
+        self.etc("os-release", self.platform.os_release())
         self.etc("hostname", HOSTNAME + "\n")
         if "v4l2loopback-disabled" in self.faults:
             # how an admin disables a module (modprobe.d(5)): modprobe runs /bin/true instead
@@ -186,7 +187,12 @@ class Node:
         return self.state.packages.get(package)
 
     def videodev_available(self) -> bool:
-        """videodev ships in linux-modules-extra on the -gcp kernel flavour."""
+        """videodev: in linux-modules-extra on 24.04's -gcp kernel, in 26.04's one package.
+
+        docs/facts.md#videodev-module.
+        """
+        if not self.platform.extras_package:
+            return True
         return f"linux-modules-extra-{self.state.kernel}" in self.state.packages
 
     def v4l2loopback_version(self) -> str | None:
@@ -226,7 +232,8 @@ class Node:
         )
         link = self.root / "sys/class/video4linux" / f"video{number}"
         link.symlink_to(f"../../devices/virtual/video4linux/video{number}")
-        self.state.devices[devnode] = SysfsDevice(devnode, sysdir / "format")
+        declared = not (self.v4l2loopback_version() or "0.12").startswith("0.12")
+        self.state.devices[devnode] = SysfsDevice(devnode, sysdir / "format", declared)
 
     def remove_devices(self) -> list[str]:
         """Remove every /dev/videoN and its sysfs entries; return the removed nodes."""
@@ -249,8 +256,9 @@ class Node:
             self.state.dmesg = []
             self.state.boot_id = str(uuid.uuid4())
             self.state.booted_at = time.monotonic()
-            if self.state.upgraded and UPGRADED_KERNEL in self.state.kernels:
-                self.state.kernel = UPGRADED_KERNEL
+            upgraded = self.platform.upgraded_kernel
+            if self.state.upgraded and upgraded in self.state.kernels:
+                self.state.kernel = upgraded
             self._fresh_run()
             self._boot_files()
             self.log_kernel(

@@ -1,24 +1,18 @@
-"""Package tools: apt-get, apt and dpkg-query over the twin's package catalogue.
+"""Package tools: apt-get, apt, apt-cache policy and dpkg-query over the twin's catalogue.
 
-The catalogue is Ubuntu 24.04's for the packages the demo needs
-(docs/facts.md#v4l2loopback-minimum-version, docs/facts.md#feeder-pipeline); faults change it
-(`no-v4l2loopback` removes the module package, `old-v4l2loopback` offers 0.12.3).
+The catalogue is the platform's (Ubuntu 24.04 or 26.04, `twin.machine.platform`) for the
+packages the demo needs (docs/facts.md#v4l2loopback-minimum-version,
+docs/facts.md#feeder-pipeline, docs/facts.md#ubuntu-2604); faults change it (`no-v4l2loopback`
+removes the module package, `old-v4l2loopback` offers 0.12.3).
 """
 
 from __future__ import annotations
 
 import re
 
-from twin.machine.node import UPGRADED_KERNEL
+from twin.machine.platform import Platform
 from twin.tools.base import Answer, Call, tool
 
-GSTREAMER = {
-    "libgstreamer1.0-0": "1.24.2-1ubuntu0.1",
-    "gstreamer1.0-tools": "1.24.2-1ubuntu0.1",
-    "gstreamer1.0-plugins-base": "1.24.2-1ubuntu0.2",
-    "gstreamer1.0-plugins-good": "1.24.2-1ubuntu1.1",
-    "gstreamer1.0-libav": "1.24.1-1build1",
-}
 ROUTINE_UPGRADES = {
     "openssl": "3.0.13-0ubuntu3.5",
     "libssl3t64": "3.0.13-0ubuntu3.5",
@@ -28,15 +22,16 @@ ROUTINE_UPGRADES = {
 
 def catalogue(daemon) -> dict[str, str]:
     """Package name -> candidate version, for the running kernel."""
-    kernel = daemon.node.state.kernel
+    kernel, platform = daemon.node.state.kernel, daemon.node.platform
     packages = {
         "dkms": "3.0.11-1ubuntu13",
         "v4l-utils": "1.26.1-4build3",
-        f"linux-modules-extra-{kernel}": kernel.replace("-gcp", ".19"),
-        f"linux-headers-{kernel}": kernel.replace("-gcp", ".19"),
-        "v4l2loopback-dkms": "0.12.7-2ubuntu5.1",
-        **GSTREAMER,
+        f"linux-headers-{kernel}": Platform.package_version(kernel),
+        "v4l2loopback-dkms": platform.v4l2loopback_dkms,
+        **platform.gstreamer,
     }
+    if platform.extras_package:
+        packages[f"linux-modules-extra-{kernel}"] = Platform.package_version(kernel)
     if "old-v4l2loopback" in daemon.faults:
         packages["v4l2loopback-dkms"] = "0.12.3-1"
     if "no-v4l2loopback" in daemon.faults:
@@ -50,7 +45,7 @@ def upgradable(daemon) -> dict[str, str]:
         return {}
     pending = dict(ROUTINE_UPGRADES)
     if "reboot-required" in daemon.faults:
-        pending["linux-image-gcp"] = UPGRADED_KERNEL.replace("-gcp", ".20")
+        pending["linux-image-gcp"] = Platform.package_version(daemon.node.platform.upgraded_kernel)
     return pending
 
 
@@ -111,11 +106,11 @@ def _install(daemon, names: list[str]) -> Answer:
 
 
 def _upgrade(daemon, simulate: bool) -> Answer:
-    pending = upgradable(daemon)
+    pending, platform = upgradable(daemon), daemon.node.platform
+    suite = f"Ubuntu:{platform.version_id}/{platform.codename}-updates"
     if simulate:
         lines = [
-            f"Inst {name} [old] ({version} Ubuntu:24.04/noble-updates [amd64])"
-            for name, version in pending.items()
+            f"Inst {name} [old] ({version} {suite} [amd64])" for name, version in pending.items()
         ]
         return Answer(0, "".join(line + "\n" for line in lines))
     node = daemon.node
@@ -123,9 +118,9 @@ def _upgrade(daemon, simulate: bool) -> Answer:
         node.state.packages[name] = version
     node.state.upgraded = True
     if "linux-image-gcp" in pending:
-        node.state.kernels.append(UPGRADED_KERNEL)
+        node.state.kernels.append(platform.upgraded_kernel)
         node.run_file("reboot-required", "*** System restart required ***\n")
-        node.run_file("reboot-required.pkgs", f"linux-image-{UPGRADED_KERNEL}\n")
+        node.run_file("reboot-required.pkgs", f"linux-image-{platform.upgraded_kernel}\n")
     return Answer(
         0, f"{len(pending)} upgraded, 0 newly installed, 0 to remove and 0 not upgraded.\n"
     )
@@ -151,7 +146,8 @@ def apt_get(daemon, call: Call) -> Answer:
         if verb == "update":
             return Answer(
                 0,
-                "Hit:1 http://archive.ubuntu.com/ubuntu noble InRelease\n"
+                f"Hit:1 http://archive.ubuntu.com/ubuntu {daemon.node.platform.codename} "
+                "InRelease\n"
                 "Reading package lists...\n",
             )
         if verb in ("upgrade", "dist-upgrade", "full-upgrade"):
@@ -159,6 +155,24 @@ def apt_get(daemon, call: Call) -> Answer:
         if verb == "install":
             return _install(daemon, names)
     return Answer(100, "", f"E: Invalid operation {verb}\n")
+
+
+@tool("apt-cache")
+def apt_cache(daemon, call: Call) -> Answer:
+    """apt-cache policy PKG...: nothing for a package no source offers (exit 0, as apt does)."""
+    if call.argv[:1] != ["policy"]:
+        return Answer(100, "", "E: the twin models apt-cache policy only\n")
+    known, out = catalogue(daemon), []
+    codename = daemon.node.platform.codename
+    for name in call.argv[1:]:
+        if name in known:
+            installed = daemon.node.installed(name) or "(none)"
+            out.append(
+                f"{name}:\n  Installed: {installed}\n  Candidate: {known[name]}\n"
+                f"  Version table:\n     {known[name]} 500\n        500 "
+                f"http://archive.ubuntu.com/ubuntu {codename}-updates/main amd64 Packages\n"
+            )
+    return Answer(0, "".join(out))
 
 
 def _render(fmt: str, name: str, version: str | None) -> str:

@@ -2,8 +2,9 @@
 
 Output formats follow what docs/facts.md recorded on a real Debian host with 0.12.7: 0.12.x
 declares no MODULE_VERSION (modinfo has no version line, no /sys/module/.../version), the kernel
-log announces the version at load (docs/facts.md#v4l2loopback-version-source), array parameters
-print all 8 slots (docs/facts.md#exclusive-caps-per-device).
+log announces the version at load, with a hyphen from 0.14 on 26.04's 0.15.3
+(docs/facts.md#v4l2loopback-version-source), array parameters print all 8 slots
+(docs/facts.md#exclusive-caps-per-device).
 """
 
 from __future__ import annotations
@@ -89,6 +90,12 @@ def load_v4l2loopback(daemon, argv: list[str]) -> Answer:
         )
     if state.module is not None:
         return Answer()
+    if "secure-boot" in daemon.faults:
+        # Secure Boot on: DKMS signed the module with its own key, which is not enrolled
+        # (docs/facts.md#secure-boot)
+        return Answer(
+            1, "", "modprobe: ERROR: could not insert 'v4l2loopback': Key was rejected by service\n"
+        )
     options = _module_options(daemon, argv)
     numbers = [int(n) for n in _split(options.get("video_nr", ""))]
     count = int(options.get("devices", len(numbers) or 1))
@@ -103,7 +110,8 @@ def load_v4l2loopback(daemon, argv: list[str]) -> Answer:
         "v4l2loopback: module verification failed: signature and/or required key "
         "missing - tainting kernel"
     )
-    marker = "v4l2loopback" if version.startswith("0.12") else "v4l2-loopback"
+    hyphenated = tuple(int(p) for p in version.split(".")[:2]) >= (0, 14)
+    marker = "v4l2-loopback" if hyphenated else "v4l2loopback"
     node.log_kernel(f"{marker} driver version {version} loaded")
     used: list[int] = []
     created = 1 if "one-device" in daemon.faults else count
@@ -212,6 +220,9 @@ def modinfo(daemon, call: Call) -> Answer:
     node = daemon.node
     argv = list(call.argv)
     field = None
+    if "-n" in argv or "--filename" in argv:
+        argv = [a for a in argv if a not in ("-n", "--filename")]
+        field = "filename"
     if "-F" in argv:
         field = argv[argv.index("-F") + 1]
         del argv[argv.index("-F") : argv.index("-F") + 2]

@@ -141,5 +141,6 @@ def snap(daemon, call: Call) -> Answer:
         if verb == "changes":
             return Answer(0, "ID   Status  Spawn  Ready  Summary\n")
         if verb == "version":
-            return Answer(0, "snap    2.66.1\nsnapd   2.66.1\nseries  16\nubuntu  24.04\n")
+            ubuntu = daemon.node.platform.version_id
+            return Answer(0, f"snap    2.66.1\nsnapd   2.66.1\nseries  16\nubuntu  {ubuntu}\n")
     return Answer(1, "", f"error: unknown command \"{verb}\", see 'snap help'.\n")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from twin.machine.node import KERNEL_VERSION_FIELD
 from twin.tools.base import Answer, Call, not_found, tool
 
 ACTIONS = ("--list-devices", "--info", "-D", "--all", "-a", "--list-formats", "--list-formats-ext")
@@ -59,7 +58,8 @@ def v4l2_ctl(daemon, call: Call) -> Answer:
     info = (
         f"Driver Info:\n\tDriver name      : v4l2 loopback\n\tCard type        : "
         f"{_label(node, devnode)}\n\tBus info         : platform:v4l2loopback-{index:03d}\n"
-        f"\tDriver version   : {KERNEL_VERSION_FIELD}\n\tCapabilities     : 0x85200001\n"
+        f"\tDriver version   : {node.platform.kernel_version_field}\n"
+        f"\tCapabilities     : 0x85200001\n"
         f"\t\t{caps}\n\t\tRead/Write\n\t\tStreaming\n\t\tExtended Pix Format\n"
         f"\t\tDevice Capabilities\n"
     )
