@@ -76,7 +76,7 @@ def test_progress_lines_and_the_end_of_a_healthy_run(tmp_path):
     assert waiting and all(int(s) >= 5 for s in waiting), out[-4000:]
     assert re.search(r"^tests/test_60_akri_instances.py \.+ +\[", out, re.M), "dots go on below"
 
-    end = out[out.index("Akri on MicroK8s conformance: PASSED (all 7 layers)") :]
+    end = out[out.index("Akri on MicroK8s conformance: PASSED (all 9 layers)") :]
     for layer in LAYERS:
         assert re.search(rf"^{layer} +passed +\d+ passed +\d+\.\d s$", end, re.M), end
     assert "target: twin: the local edge twin (a model, not a real node)" in end
@@ -98,7 +98,7 @@ def test_end_of_a_failed_run(tmp_path):
     assert proc.returncode == 1, out[-4000:]
     nodeid = "tests/test_20_v4l2loopback.py::test_video_devices[cam2]"
     folder = "test_20_v4l2loopback.py__test_video_devices_cam2"
-    end = out[out.index("Akri on MicroK8s conformance: FAILED (all 7 layers)") :]
+    end = out[out.index("Akri on MicroK8s conformance: FAILED (all 9 layers)") :]
     counts = r"1 failed, \d+ passed, \d+ skipped"
     assert re.search(rf"^v4l2loopback +failed +{counts} .* {re.escape(nodeid)} failed$", end, re.M)
     assert re.search(r"^microk8s +skipped +6 skipped", end, re.M), end

@@ -153,7 +153,7 @@ def test_stale_evidence_is_gone_after_a_second_run(tmp_path):
     assert broken.returncode == 1, broken.stdout[-3000:]
     assert not (reports / "frames").exists(), sorted(p.name for p in reports.iterdir())
     summary = (reports / "summary.md").read_text()
-    assert summary.startswith("# Akri on MicroK8s conformance: FAILED (all 7 layers)"), summary
+    assert summary.startswith("# Akri on MicroK8s conformance: FAILED (all 9 layers)"), summary
     assert "No frames were captured" in summary
     html = (reports / "report.html").read_text()
     assert "No frames were captured" in html and "data:image/jpeg" not in html

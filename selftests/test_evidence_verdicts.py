@@ -42,17 +42,17 @@ def _scope(selected: dict[str, int], deselected: dict[str, int] | None = None) -
 
 def test_scope_of_a_full_and_of_partial_runs():
     full = _scope(dict.fromkeys(LAYERS, 2))
-    assert full.complete and full.headline() == "all 7 layers"
+    assert full.complete and full.headline() == "all 9 layers"
     assert full.properties()["selection"] == "full"
     partial = _scope({"streaming": 7}, {layer: 3 for layer in LAYERS if layer != "streaming"})
     assert partial.headline() == (
         "PARTIAL RUN: ran streaming; not selected: target, v4l2loopback, gstreamer, "
-        "microk8s, akri_control_plane, akri_instances"
+        "microk8s, akri_control_plane, akri_instances, akri_behaviour, recovery"
     )
     part_of_a_layer = _scope(dict.fromkeys(LAYERS, 1) | {"v4l2loopback": 1}, {"v4l2loopback": 4})
     assert part_of_a_layer.headline() == (
         "PARTIAL RUN: ran target, v4l2loopback (1 of 5 tests), gstreamer, microk8s, "
-        "akri_control_plane, akri_instances, streaming"
+        "akri_control_plane, akri_instances, streaming, akri_behaviour, recovery"
     )
     by_id = _scope({"v4l2loopback": 1})
     by_id.by_id.add("v4l2loopback")
@@ -83,7 +83,7 @@ def test_an_interrupted_run_is_never_passed(tmp_path):
     assert markdown.startswith(
         "# Akri on MicroK8s conformance: INTERRUPTED (interrupted by SIGTERM during "
         "tests/test_60_akri_instances.py::test_brokers_running (call), waiting for 2 broker "
-        "pods ready; all 7 layers)"
+        "pods ready; all 9 layers)"
     ), markdown.splitlines()[0]
     assert "last observed state: akri-udev-video-3a9f0c-pod: Pending" in markdown
     assert "| streaming | ⛔ not reached |" in markdown
@@ -154,7 +154,7 @@ def test_partial_selection_says_so_in_every_headline(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:]
     words = (
         "PASSED (PARTIAL RUN: ran streaming; not selected: target, v4l2loopback, gstreamer, "
-        "microk8s, akri_control_plane, akri_instances)"
+        "microk8s, akri_control_plane, akri_instances, akri_behaviour, recovery)"
     )
     first = (reports / "summary.md").read_text().splitlines()[0]
     assert first == f"# Akri on MicroK8s conformance: {words}", first

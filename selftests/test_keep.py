@@ -145,7 +145,7 @@ def test_keep_twin_access_commands_work_then_ctrl_c_stops_it(tmp_path):
     output = printed + rest
     assert run.returncode == 0, output[-3000:]
     assert "the keep ended by SIGINT" in output and "the verdict is the tests', unchanged" in rest
-    assert "PASSED (all 7 layers)" in rest and "interrupted" not in rest.lower()
+    assert "PASSED (all 9 layers)" in rest and "interrupted" not in rest.lower()
     assert json.loads((reports / "access.json").read_text())["ended"].startswith(
         "the keep ended by SIGINT"
     )

@@ -30,7 +30,14 @@ pytestmark = [
     pytest.mark.akri,
     pytest.mark.akri_behaviour,
     pytest.mark.order(80),
-    pytest.mark.prereq("test_camera_list", "test_feeds_are_live"),
+    pytest.mark.prereq(
+        "test_streaming_app_available",
+        "test_unknown_feed_is_500",
+        "test_index_lists_feeds",
+        "test_camera_list",
+        "test_feeds_deliver_jpeg",
+        "test_feeds_are_live",
+    ),
 ]
 PARTS = 3
 SETTLE = 1.0  # Akri's e2e re-reads the Instance count 1 s after it first matches

@@ -186,12 +186,22 @@ class ManifestRunner:
                 annotations = doc["metadata"].setdefault("annotations", {})
                 annotations[LAST_APPLIED] = json.dumps(applied, separators=(",", ":")) + "\n"
             try:
-                verb = self._write(ktype, current, doc)
+                verb = self._patch(ktype, ns, name, current, doc)
             except (Conflict, NotFound, ValueError) as exc:
                 result.err.append(f'Error from server: error when applying "{source}": {exc}')
                 continue
             result.out.append(f"{ref} {verb}{self._suffix()}")
         return result
+
+    def _patch(self, ktype: KType, ns: str, name: str, current: dict | None, doc: dict) -> str:
+        """kubectl apply PATCHes: the server merges into the object as it is now, so a controller
+        writing the status meanwhile is no conflict; the twin merges into a fresh read instead."""
+        for _ in range(3):
+            try:
+                return self._write(ktype, current, doc)
+            except Conflict:
+                current = self.store.get(ktype.kind, ns, name)
+        return self._write(ktype, current, doc)
 
     def _write(self, ktype: KType, current: dict | None, doc: dict) -> str:
         if current is None:
